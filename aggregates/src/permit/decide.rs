@@ -1,0 +1,327 @@
+//! The permit's rules: each command becomes events or a typed refusal.
+
+use super::commands::{PermitCommand, RefundFailure, RenewalTerms};
+use super::error::PermitError;
+use super::events::PermitEvent;
+use super::state::{Card, Renewal, RenewalStatus};
+use super::Permit;
+use crate::values::{Period, Phone};
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+type Decision = Result<Vec<PermitEvent>, PermitError>;
+
+impl Permit {
+    /// The rules: returns the events a command produces, or why it is refused.
+    pub fn decide(&self, command: PermitCommand) -> Decision {
+        let PermitCommand::Issue {
+            lot_id,
+            plate,
+            holder_name,
+            phone,
+            validity,
+        } = command
+        else {
+            let card = self.card.as_ref().ok_or(PermitError::NotIssued)?;
+            return decide_for_card(card, command);
+        };
+        if self.card.is_some() {
+            return Err(PermitError::AlreadyIssued);
+        }
+        Ok(vec![PermitEvent::PermitIssued {
+            lot_id,
+            plate,
+            holder_name: non_blank_name(&holder_name)?,
+            phone,
+            validity,
+        }])
+    }
+}
+
+fn non_blank_name(name: &str) -> Result<String, PermitError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(PermitError::HolderNameRequired);
+    }
+    Ok(name.to_string())
+}
+
+fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
+    match command {
+        PermitCommand::Issue { .. } => Err(PermitError::AlreadyIssued),
+        PermitCommand::ChangeHolder { holder_name, phone } => {
+            let holder_name = non_blank_name(&holder_name)?;
+            if holder_name == card.holder_name && phone == card.phone {
+                return Err(PermitError::NoChange);
+            }
+            Ok(vec![PermitEvent::HolderChanged { holder_name, phone }])
+        }
+        PermitCommand::ChangeVehicle { plate } => {
+            if plate == card.plate {
+                return Err(PermitError::NoChange);
+            }
+            Ok(vec![
+                PermitEvent::VehicleUnbound {
+                    plate: card.plate.clone(),
+                },
+                PermitEvent::VehicleBound { plate },
+            ])
+        }
+        PermitCommand::ChooseVehicle { plate, owner } => {
+            owned_by(card, &owner)?;
+            if plate != card.plate {
+                return Err(PermitError::OtherVehicle);
+            }
+            Ok(vec![PermitEvent::VehicleChosen { plate }])
+        }
+        PermitCommand::SubmitRenewal {
+            renewal_id,
+            owner,
+            now,
+            today,
+            terms,
+            accepted_consent_version,
+            photo,
+            order_id,
+            pay_by,
+        } => {
+            owned_by(card, &owner)?;
+            let photo = photo.ok_or(PermitError::PhotoRequired)?;
+            if accepted_consent_version.as_deref() != Some(terms.consent_version.as_str()) {
+                return Err(PermitError::ConsentOutdated);
+            }
+            if card.renewals.iter().any(|r| r.status.is_open()) {
+                return Err(PermitError::RenewalOpen);
+            }
+            if card
+                .renewals
+                .iter()
+                .any(|r| r.status.holds_unrefunded_money())
+            {
+                return Err(PermitError::RefundRequired);
+            }
+            let period = next_period(card, &terms, today)?;
+            Ok(vec![PermitEvent::RenewalSubmitted {
+                renewal_id,
+                period,
+                amount: terms.price,
+                consent_version: terms.consent_version,
+                photo,
+                order_id,
+                submitted_at: now,
+                pay_by,
+            }])
+        }
+        PermitCommand::RecordPayment {
+            renewal_id,
+            transaction_id,
+            amount,
+            paid_at,
+        } => {
+            let renewal = renewal(card, renewal_id)?;
+            if let Some(paid_by) = &renewal.transaction_id {
+                // A duplicate notification of the same payment changes nothing.
+                return if *paid_by == transaction_id {
+                    Ok(vec![])
+                } else {
+                    Err(PermitError::AlreadyPaid)
+                };
+            }
+            expect_status(renewal, RenewalStatus::AwaitingPayment, "pay")?;
+            if amount != renewal.amount {
+                return Err(PermitError::AmountMismatch);
+            }
+            Ok(vec![PermitEvent::Paid {
+                renewal_id,
+                transaction_id,
+                amount,
+                paid_at,
+            }])
+        }
+        PermitCommand::Approve {
+            renewal_id,
+            reviewer_id,
+            now,
+        } => {
+            let renewal = renewal(card, renewal_id)?;
+            expect_status(renewal, RenewalStatus::UnderReview, "approve")?;
+            Ok(vec![PermitEvent::Approved {
+                renewal_id,
+                period: renewal.period,
+                reviewer_id,
+                decided_at: now,
+            }])
+        }
+        PermitCommand::Reject {
+            renewal_id,
+            reviewer_id,
+            reason,
+            now,
+        } => {
+            let renewal = renewal(card, renewal_id)?;
+            let reason = reason.trim();
+            if reason.is_empty() {
+                return Err(PermitError::ReasonRequired);
+            }
+            expect_status(renewal, RenewalStatus::UnderReview, "reject")?;
+            Ok(vec![PermitEvent::Rejected {
+                renewal_id,
+                reason: reason.to_string(),
+                reviewer_id,
+                decided_at: now,
+            }])
+        }
+        PermitCommand::RequestRefund {
+            renewal_id,
+            owner,
+            out_refund_no,
+            now,
+        } => {
+            owned_by(card, &owner)?;
+            let renewal = renewal(card, renewal_id)?;
+            let out_refund_no = match renewal.status {
+                RenewalStatus::Rejected => out_refund_no,
+                // A retry after a failed refund reuses the first refund number.
+                RenewalStatus::RefundFailed => {
+                    renewal.out_refund_no.clone().unwrap_or(out_refund_no)
+                }
+                RenewalStatus::RefundRequested | RenewalStatus::Refunded => {
+                    return Err(PermitError::AlreadyRefunded)
+                }
+                status => return Err(invalid("refund", status)),
+            };
+            Ok(vec![PermitEvent::RefundRequested {
+                renewal_id,
+                out_refund_no,
+                amount: renewal.amount,
+                requested_at: now,
+            }])
+        }
+        PermitCommand::RecordRefund {
+            renewal_id,
+            out_refund_no,
+            refund_id,
+            refunded_at,
+        } => {
+            let renewal = renewal(card, renewal_id)?;
+            if renewal.out_refund_no.as_deref() != Some(out_refund_no.as_str()) {
+                return Err(PermitError::UnknownRefund);
+            }
+            match renewal.status {
+                RenewalStatus::Refunded => Ok(vec![]),
+                RenewalStatus::RefundRequested | RenewalStatus::RefundFailed => {
+                    Ok(vec![PermitEvent::Refunded {
+                        renewal_id,
+                        out_refund_no,
+                        refund_id,
+                        refunded_at,
+                    }])
+                }
+                status => Err(invalid("record a refund for", status)),
+            }
+        }
+        PermitCommand::RecordRefundFailure {
+            renewal_id,
+            out_refund_no,
+            failure,
+            at,
+        } => {
+            let renewal = renewal(card, renewal_id)?;
+            if renewal.out_refund_no.as_deref() != Some(out_refund_no.as_str()) {
+                return Err(PermitError::UnknownRefund);
+            }
+            match renewal.status {
+                RenewalStatus::RefundFailed => Ok(vec![]),
+                RenewalStatus::RefundRequested => {
+                    Ok(vec![refund_failed(renewal_id, out_refund_no, failure, at)])
+                }
+                status => Err(invalid("record a refund failure for", status)),
+            }
+        }
+        PermitCommand::ExpireUnpaid { renewal_id, now } => {
+            let renewal = renewal(card, renewal_id)?;
+            match renewal.status {
+                RenewalStatus::ExpiredUnpaid => Ok(vec![]),
+                RenewalStatus::AwaitingPayment if now < renewal.pay_by => {
+                    Err(PermitError::PaymentWindowOpen)
+                }
+                RenewalStatus::AwaitingPayment => Ok(vec![PermitEvent::RenewalExpiredUnpaid {
+                    renewal_id,
+                    at: now,
+                }]),
+                status => Err(invalid("expire", status)),
+            }
+        }
+        PermitCommand::CancelRenewal {
+            renewal_id,
+            owner,
+            now,
+        } => {
+            owned_by(card, &owner)?;
+            let renewal = renewal(card, renewal_id)?;
+            expect_status(renewal, RenewalStatus::AwaitingPayment, "cancel")?;
+            Ok(vec![PermitEvent::RenewalCancelled {
+                renewal_id,
+                at: now,
+            }])
+        }
+    }
+}
+
+fn refund_failed(
+    renewal_id: Uuid,
+    out_refund_no: String,
+    failure: RefundFailure,
+    at: DateTime<Utc>,
+) -> PermitEvent {
+    PermitEvent::RefundFailed {
+        renewal_id,
+        out_refund_no,
+        failure,
+        at,
+    }
+}
+
+fn owned_by(card: &Card, owner: &Phone) -> Result<(), PermitError> {
+    if card.phone != *owner {
+        return Err(PermitError::NotHolder);
+    }
+    Ok(())
+}
+
+fn renewal(card: &Card, renewal_id: Uuid) -> Result<&Renewal, PermitError> {
+    card.renewal(renewal_id).ok_or(PermitError::UnknownRenewal)
+}
+
+fn invalid(action: &'static str, status: RenewalStatus) -> PermitError {
+    PermitError::InvalidTransition {
+        action,
+        status: status.as_str(),
+    }
+}
+
+fn expect_status(
+    renewal: &Renewal,
+    expected: RenewalStatus,
+    action: &'static str,
+) -> Result<(), PermitError> {
+    if renewal.status != expected {
+        return Err(invalid(action, renewal.status));
+    }
+    Ok(())
+}
+
+/// The season a renewal buys: the earliest of today's season and the next that the card does
+/// not cover yet. When it covers both, the renewal is refused (`already_approved`).
+pub fn next_period(
+    card: &Card,
+    terms: &RenewalTerms,
+    today: NaiveDate,
+) -> Result<Period, PermitError> {
+    let current = terms.calendar.season_containing(today);
+    let next = terms.calendar.next_season(current);
+    [current, next]
+        .into_iter()
+        .find(|season| !card.covers(*season))
+        .ok_or(PermitError::AlreadyApproved)
+}

@@ -1,0 +1,109 @@
+//! Why a permit command was refused.
+
+use crate::error_code::{ErrorCode, ErrorKind};
+
+/// Why a permit command was refused. Messages are short and lowercase.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PermitError {
+    /// No card here (or not the caller's: owners learn nothing more).
+    #[error("no such permit")]
+    NotIssued,
+    /// The card exists already.
+    #[error("permit already issued")]
+    AlreadyIssued,
+    /// The owner's phone is not the card holder's.
+    #[error("no such permit")]
+    NotHolder,
+    /// The plate typed is not this card's vehicle.
+    #[error("no such permit for this vehicle")]
+    OtherVehicle,
+    /// No such renewal on this card.
+    #[error("no such renewal")]
+    UnknownRenewal,
+    /// A blank holder name.
+    #[error("holder name must not be blank")]
+    HolderNameRequired,
+    /// The desk's change would change nothing.
+    #[error("nothing to change")]
+    NoChange,
+    /// A renewal awaits payment or review already.
+    #[error("a renewal of this permit is already open")]
+    RenewalOpen,
+    /// A rejected renewal's payment must be refunded first (注意事项 2).
+    #[error("the rejected renewal must be refunded before a new one")]
+    RefundRequired,
+    /// Today's season and the next are both covered (通过审核后则无法再次申请).
+    #[error("already approved for the period on sale")]
+    AlreadyApproved,
+    /// The consent accepted is not the one in force, or none was accepted.
+    #[error("the consent accepted is not the current version")]
+    ConsentOutdated,
+    /// No campus-card photo.
+    #[error("a campus card photo is required")]
+    PhotoRequired,
+    /// The amount paid is not the amount quoted.
+    #[error("the amount paid differs from the amount quoted")]
+    AmountMismatch,
+    /// The renewal was paid by another transaction.
+    #[error("the renewal was already paid")]
+    AlreadyPaid,
+    /// A reject without a reason.
+    #[error("a reason is required to reject")]
+    ReasonRequired,
+    /// A refund was already asked for or made.
+    #[error("a refund was already requested")]
+    AlreadyRefunded,
+    /// The refund report does not answer the refund asked for.
+    #[error("unknown refund number")]
+    UnknownRefund,
+    /// The unpaid order has not reached its end yet.
+    #[error("the payment window is still open")]
+    PaymentWindowOpen,
+    /// Any other transition not allowed from the renewal's state.
+    #[error("cannot {action} a renewal that is {status}")]
+    InvalidTransition {
+        /// What was attempted.
+        action: &'static str,
+        /// The renewal's status.
+        status: &'static str,
+    },
+}
+
+impl ErrorCode for PermitError {
+    fn code(&self) -> &'static str {
+        match self {
+            PermitError::NotIssued | PermitError::NotHolder | PermitError::OtherVehicle => {
+                "no_permit"
+            }
+            PermitError::AlreadyIssued => "already_issued",
+            PermitError::UnknownRenewal => "no_renewal",
+            PermitError::HolderNameRequired => "invalid_input",
+            PermitError::NoChange => "no_change",
+            PermitError::RenewalOpen => "renewal_open",
+            PermitError::RefundRequired => "refund_required",
+            PermitError::AlreadyApproved => "already_approved",
+            PermitError::ConsentOutdated => "consent_outdated",
+            PermitError::PhotoRequired => "photo_required",
+            PermitError::AmountMismatch => "amount_mismatch",
+            PermitError::AlreadyPaid => "already_paid",
+            PermitError::ReasonRequired => "reason_required",
+            PermitError::AlreadyRefunded => "already_refunded",
+            PermitError::UnknownRefund => "unknown_refund",
+            PermitError::PaymentWindowOpen => "payment_window_open",
+            PermitError::InvalidTransition { .. } => "invalid_transition",
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            PermitError::NotIssued
+            | PermitError::NotHolder
+            | PermitError::OtherVehicle
+            | PermitError::UnknownRenewal => ErrorKind::NotFound,
+            PermitError::HolderNameRequired
+            | PermitError::PhotoRequired
+            | PermitError::ReasonRequired => ErrorKind::Invalid,
+            _ => ErrorKind::Rule,
+        }
+    }
+}

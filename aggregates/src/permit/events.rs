@@ -1,0 +1,178 @@
+//! What happened to a permit. Names are forever; payloads evolve by version and upcasting.
+
+use super::commands::{PhotoRef, RefundFailure};
+use crate::values::{Fen, Period, Phone, Plate};
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Events of a permit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PermitEvent {
+    /// The desk issued the card.
+    PermitIssued {
+        /// The lot.
+        lot_id: Uuid,
+        /// The vehicle.
+        plate: Plate,
+        /// Holder's name.
+        holder_name: String,
+        /// Holder's phone.
+        phone: Phone,
+        /// Validity paid at the desk.
+        validity: Period,
+    },
+    /// The desk changed the holder's details.
+    HolderChanged {
+        /// New name.
+        holder_name: String,
+        /// New phone.
+        phone: Phone,
+    },
+    /// The card's vehicle was unbound.
+    VehicleUnbound {
+        /// The vehicle let go.
+        plate: Plate,
+    },
+    /// The card was bound to a vehicle.
+    VehicleBound {
+        /// The vehicle taken.
+        plate: Plate,
+    },
+    /// The owner chose this card's vehicle on the lot's page.
+    VehicleChosen {
+        /// The vehicle.
+        plate: Plate,
+    },
+    /// The owner submitted a renewal; it awaits payment.
+    RenewalSubmitted {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The season it buys.
+        period: Period,
+        /// The amount quoted.
+        amount: Fen,
+        /// The consent version accepted.
+        consent_version: String,
+        /// The campus-card photo.
+        photo: PhotoRef,
+        /// The payment order number (`out_trade_no`).
+        order_id: String,
+        /// When.
+        submitted_at: DateTime<Utc>,
+        /// When the unpaid order closes.
+        pay_by: DateTime<Utc>,
+    },
+    /// The renewal was paid; it is under review.
+    Paid {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The provider's transaction id.
+        transaction_id: String,
+        /// Amount paid.
+        amount: Fen,
+        /// When.
+        paid_at: DateTime<Utc>,
+    },
+    /// A reviewer approved; the card now covers the period.
+    Approved {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The period now covered.
+        period: Period,
+        /// The reviewer.
+        reviewer_id: Uuid,
+        /// When.
+        decided_at: DateTime<Utc>,
+    },
+    /// A reviewer rejected; the card stays as it was.
+    Rejected {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// Why.
+        reason: String,
+        /// The reviewer.
+        reviewer_id: Uuid,
+        /// When.
+        decided_at: DateTime<Utc>,
+    },
+    /// The owner asked for the money back.
+    RefundRequested {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The refund number (`out_refund_no`), reused on retry.
+        out_refund_no: String,
+        /// Amount to pay back.
+        amount: Fen,
+        /// When.
+        requested_at: DateTime<Utc>,
+    },
+    /// The provider paid the money back.
+    Refunded {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The refund number.
+        out_refund_no: String,
+        /// The provider's refund id.
+        refund_id: String,
+        /// When.
+        refunded_at: DateTime<Utc>,
+    },
+    /// The provider could not pay the money back.
+    RefundFailed {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The refund number.
+        out_refund_no: String,
+        /// How it failed.
+        failure: RefundFailure,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The payment window ended unpaid.
+    RenewalExpiredUnpaid {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The owner cancelled before paying.
+    RenewalCancelled {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl PermitEvent {
+    /// The stable event type name stored with the event.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PermitEvent::PermitIssued { .. } => "PermitIssued",
+            PermitEvent::HolderChanged { .. } => "HolderChanged",
+            PermitEvent::VehicleUnbound { .. } => "VehicleUnbound",
+            PermitEvent::VehicleBound { .. } => "VehicleBound",
+            PermitEvent::VehicleChosen { .. } => "VehicleChosen",
+            PermitEvent::RenewalSubmitted { .. } => "RenewalSubmitted",
+            PermitEvent::Paid { .. } => "Paid",
+            PermitEvent::Approved { .. } => "Approved",
+            PermitEvent::Rejected { .. } => "Rejected",
+            PermitEvent::RefundRequested { .. } => "RefundRequested",
+            PermitEvent::Refunded { .. } => "Refunded",
+            PermitEvent::RefundFailed { .. } => "RefundFailed",
+            PermitEvent::RenewalExpiredUnpaid { .. } => "RenewalExpiredUnpaid",
+            PermitEvent::RenewalCancelled { .. } => "RenewalCancelled",
+        }
+    }
+}
+
+impl DomainEvent for PermitEvent {
+    fn event_type(&self) -> String {
+        self.name().to_string()
+    }
+    fn event_version(&self) -> String {
+        "1".to_string()
+    }
+}

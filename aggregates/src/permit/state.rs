@@ -1,0 +1,250 @@
+//! A permit's state as its events leave it.
+
+use super::events::PermitEvent;
+use super::Permit;
+use crate::values::period::is_covered;
+use crate::values::{Fen, Period, Phone, Plate};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An issued card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Card {
+    /// The lot.
+    pub lot_id: Uuid,
+    /// The vehicle.
+    pub plate: Plate,
+    /// Holder's name.
+    pub holder_name: String,
+    /// Holder's phone.
+    pub phone: Phone,
+    /// Every approved period (the desk's validity and approved renewals).
+    pub coverage: Vec<Period>,
+    /// The renewals, oldest first.
+    pub renewals: Vec<Renewal>,
+}
+
+/// Where a renewal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RenewalStatus {
+    /// Submitted, not paid.
+    AwaitingPayment,
+    /// Paid; the office reviews it (审核中).
+    UnderReview,
+    /// Approved; the card covers the period.
+    Approved,
+    /// Rejected (审核失败); the money is still held.
+    Rejected,
+    /// The owner asked for the money back.
+    RefundRequested,
+    /// The money was paid back.
+    Refunded,
+    /// The provider could not pay it back (CLOSED may be retried; ABNORMAL needs staff).
+    RefundFailed,
+    /// The payment window ended unpaid.
+    ExpiredUnpaid,
+    /// The owner cancelled before paying.
+    Cancelled,
+}
+
+impl RenewalStatus {
+    /// The status name used in views and errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RenewalStatus::AwaitingPayment => "awaiting_payment",
+            RenewalStatus::UnderReview => "under_review",
+            RenewalStatus::Approved => "approved",
+            RenewalStatus::Rejected => "rejected",
+            RenewalStatus::RefundRequested => "refund_requested",
+            RenewalStatus::Refunded => "refunded",
+            RenewalStatus::RefundFailed => "refund_failed",
+            RenewalStatus::ExpiredUnpaid => "expired_unpaid",
+            RenewalStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Awaiting payment or under review: blocks another renewal.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            RenewalStatus::AwaitingPayment | RenewalStatus::UnderReview
+        )
+    }
+
+    /// Rejected with the money not yet paid back: blocks another renewal.
+    pub fn holds_unrefunded_money(self) -> bool {
+        matches!(
+            self,
+            RenewalStatus::Rejected | RenewalStatus::RefundRequested | RenewalStatus::RefundFailed
+        )
+    }
+}
+
+/// One renewal of a card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Renewal {
+    /// Its id.
+    pub renewal_id: Uuid,
+    /// The season it buys.
+    pub period: Period,
+    /// The amount quoted.
+    pub amount: Fen,
+    /// Where it stands.
+    pub status: RenewalStatus,
+    /// The payment order number.
+    pub order_id: String,
+    /// When the unpaid order closes.
+    pub pay_by: DateTime<Utc>,
+    /// The provider's transaction id, once paid.
+    pub transaction_id: Option<String>,
+    /// The refund number, once a refund was asked for.
+    pub out_refund_no: Option<String>,
+}
+
+/// Whether a card is in force on a given day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardStatus {
+    /// An approved period covers the day (已生效).
+    Active,
+    /// Every approved period has ended.
+    Expired,
+    /// Its first approved period starts later.
+    NotYetValid,
+}
+
+impl Card {
+    /// The latest approved period, as the card shows it.
+    pub fn validity(&self) -> Period {
+        *self
+            .coverage
+            .iter()
+            .max_by_key(|p| p.to)
+            .expect("a card is issued with a validity")
+    }
+
+    /// Whether the card is in force on `today`.
+    pub fn status_on(&self, today: NaiveDate) -> CardStatus {
+        if self.coverage.iter().any(|p| p.contains(today)) {
+            CardStatus::Active
+        } else if self.coverage.iter().all(|p| p.from > today) {
+            CardStatus::NotYetValid
+        } else {
+            CardStatus::Expired
+        }
+    }
+
+    /// Whether approved periods cover all of `period`.
+    pub fn covers(&self, period: Period) -> bool {
+        is_covered(&self.coverage, period)
+    }
+
+    /// The renewal with this id.
+    pub fn renewal(&self, renewal_id: Uuid) -> Option<&Renewal> {
+        self.renewals.iter().find(|r| r.renewal_id == renewal_id)
+    }
+
+    fn renewal_mut(&mut self, renewal_id: Uuid) -> Option<&mut Renewal> {
+        self.renewals
+            .iter_mut()
+            .find(|r| r.renewal_id == renewal_id)
+    }
+}
+
+fn set_status(card: &mut Card, renewal_id: Uuid, status: RenewalStatus) -> Option<&mut Renewal> {
+    let renewal = card.renewal_mut(renewal_id)?;
+    renewal.status = status;
+    Some(renewal)
+}
+
+/// Folds one event into the permit.
+pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
+    if let PermitEvent::PermitIssued {
+        lot_id,
+        plate,
+        holder_name,
+        phone,
+        validity,
+    } = event
+    {
+        permit.card = Some(Card {
+            lot_id,
+            plate,
+            holder_name,
+            phone,
+            coverage: vec![validity],
+            renewals: Vec::new(),
+        });
+        return;
+    }
+    let Some(card) = permit.card.as_mut() else {
+        return;
+    };
+    match event {
+        PermitEvent::PermitIssued { .. } | PermitEvent::VehicleChosen { .. } => {}
+        PermitEvent::HolderChanged { holder_name, phone } => {
+            card.holder_name = holder_name;
+            card.phone = phone;
+        }
+        PermitEvent::VehicleUnbound { .. } => {}
+        PermitEvent::VehicleBound { plate } => card.plate = plate,
+        PermitEvent::RenewalSubmitted {
+            renewal_id,
+            period,
+            amount,
+            order_id,
+            pay_by,
+            ..
+        } => card.renewals.push(Renewal {
+            renewal_id,
+            period,
+            amount,
+            status: RenewalStatus::AwaitingPayment,
+            order_id,
+            pay_by,
+            transaction_id: None,
+            out_refund_no: None,
+        }),
+        PermitEvent::Paid {
+            renewal_id,
+            transaction_id,
+            ..
+        } => {
+            if let Some(r) = set_status(card, renewal_id, RenewalStatus::UnderReview) {
+                r.transaction_id = Some(transaction_id);
+            }
+        }
+        PermitEvent::Approved {
+            renewal_id, period, ..
+        } => {
+            set_status(card, renewal_id, RenewalStatus::Approved);
+            card.coverage.push(period);
+        }
+        PermitEvent::Rejected { renewal_id, .. } => {
+            set_status(card, renewal_id, RenewalStatus::Rejected);
+        }
+        PermitEvent::RefundRequested {
+            renewal_id,
+            out_refund_no,
+            ..
+        } => {
+            if let Some(r) = set_status(card, renewal_id, RenewalStatus::RefundRequested) {
+                r.out_refund_no = Some(out_refund_no);
+            }
+        }
+        PermitEvent::Refunded { renewal_id, .. } => {
+            set_status(card, renewal_id, RenewalStatus::Refunded);
+        }
+        PermitEvent::RefundFailed { renewal_id, .. } => {
+            set_status(card, renewal_id, RenewalStatus::RefundFailed);
+        }
+        PermitEvent::RenewalExpiredUnpaid { renewal_id, .. } => {
+            set_status(card, renewal_id, RenewalStatus::ExpiredUnpaid);
+        }
+        PermitEvent::RenewalCancelled { renewal_id, .. } => {
+            set_status(card, renewal_id, RenewalStatus::Cancelled);
+        }
+    }
+}

@@ -1,0 +1,951 @@
+//! Given/when/then tests of the permit's rules, with the manual's own dates.
+
+use super::*;
+use crate::values::{Fen, Period, Phone, Plate, SeasonCalendar};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use cqrs_es::test::TestFramework;
+use uuid::Uuid;
+
+type PermitTest = TestFramework<Permit>;
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn period(from: &str, to: &str) -> Period {
+    Period::new(d(from), d(to)).unwrap()
+}
+
+fn lot() -> Uuid {
+    Uuid::from_u128(1)
+}
+
+fn plate() -> Plate {
+    Plate::parse("京A66666").unwrap()
+}
+
+fn holder() -> Phone {
+    Phone::parse("13912345678").unwrap()
+}
+
+fn stranger() -> Phone {
+    Phone::parse("13800000000").unwrap()
+}
+
+fn reviewer() -> Uuid {
+    Uuid::from_u128(9)
+}
+
+fn rid(n: u128) -> Uuid {
+    Uuid::from_u128(100 + n)
+}
+
+fn terms() -> RenewalTerms {
+    RenewalTerms {
+        price: Fen(36000),
+        calendar: SeasonCalendar::new(12, "06-01".parse().unwrap()).unwrap(),
+        consent_version: "v1".into(),
+    }
+}
+
+fn photo() -> PhotoRef {
+    PhotoRef {
+        sha256: "ab".repeat(32),
+        size: 2048,
+        content_type: "image/jpeg".into(),
+    }
+}
+
+/// The manual's card: 2021.06.01–2022.05.31.
+fn issued() -> PermitEvent {
+    issued_valid(period("2021-06-01", "2022-05-31"))
+}
+
+fn issued_valid(validity: Period) -> PermitEvent {
+    PermitEvent::PermitIssued {
+        lot_id: lot(),
+        plate: plate(),
+        holder_name: "王老师".into(),
+        phone: holder(),
+        validity,
+    }
+}
+
+/// The manual's renewal day.
+const TODAY: &str = "2022-05-20";
+const NOW: &str = "2022-05-20T02:00:00Z";
+
+fn submit_on(n: u128, today: &str, now: &str) -> PermitCommand {
+    PermitCommand::SubmitRenewal {
+        renewal_id: rid(n),
+        owner: holder(),
+        now: at(now),
+        today: d(today),
+        terms: terms(),
+        accepted_consent_version: Some("v1".into()),
+        photo: Some(photo()),
+        order_id: format!("order-{n}"),
+        pay_by: at(now) + Duration::hours(2),
+    }
+}
+
+fn submit(n: u128) -> PermitCommand {
+    submit_on(n, TODAY, NOW)
+}
+
+fn submitted_for(n: u128, p: Period, now: &str) -> PermitEvent {
+    PermitEvent::RenewalSubmitted {
+        renewal_id: rid(n),
+        period: p,
+        amount: Fen(36000),
+        consent_version: "v1".into(),
+        photo: photo(),
+        order_id: format!("order-{n}"),
+        submitted_at: at(now),
+        pay_by: at(now) + Duration::hours(2),
+    }
+}
+
+fn submitted(n: u128) -> PermitEvent {
+    submitted_for(n, period("2022-06-01", "2023-05-31"), NOW)
+}
+
+fn paid(n: u128) -> PermitEvent {
+    PermitEvent::Paid {
+        renewal_id: rid(n),
+        transaction_id: format!("tx-{n}"),
+        amount: Fen(36000),
+        paid_at: at("2022-05-20T02:05:00Z"),
+    }
+}
+
+fn pay(n: u128, amount: i64) -> PermitCommand {
+    PermitCommand::RecordPayment {
+        renewal_id: rid(n),
+        transaction_id: format!("tx-{n}"),
+        amount: Fen(amount),
+        paid_at: at("2022-05-20T02:05:00Z"),
+    }
+}
+
+fn approved(n: u128, p: Period) -> PermitEvent {
+    PermitEvent::Approved {
+        renewal_id: rid(n),
+        period: p,
+        reviewer_id: reviewer(),
+        decided_at: at("2022-05-21T01:00:00Z"),
+    }
+}
+
+fn rejected(n: u128) -> PermitEvent {
+    PermitEvent::Rejected {
+        renewal_id: rid(n),
+        reason: "照片不清晰".into(),
+        reviewer_id: reviewer(),
+        decided_at: at("2022-05-21T01:00:00Z"),
+    }
+}
+
+fn refund_requested(n: u128) -> PermitEvent {
+    PermitEvent::RefundRequested {
+        renewal_id: rid(n),
+        out_refund_no: format!("refund-{n}"),
+        amount: Fen(36000),
+        requested_at: at("2022-05-21T02:00:00Z"),
+    }
+}
+
+fn request_refund(n: u128, refund_no: &str) -> PermitCommand {
+    PermitCommand::RequestRefund {
+        renewal_id: rid(n),
+        owner: holder(),
+        out_refund_no: refund_no.into(),
+        now: at("2022-05-21T02:00:00Z"),
+    }
+}
+
+fn refunded(n: u128) -> PermitEvent {
+    PermitEvent::Refunded {
+        renewal_id: rid(n),
+        out_refund_no: format!("refund-{n}"),
+        refund_id: format!("wx-refund-{n}"),
+        refunded_at: at("2022-05-21T02:00:05Z"),
+    }
+}
+
+fn the_manuals_period() -> Period {
+    period("2022-06-01", "2023-05-31")
+}
+
+// ---- issuing and the desk ----
+
+#[test]
+fn the_desk_issues_a_card_with_its_validity() {
+    PermitTest::with(())
+        .given_no_previous_events()
+        .when(PermitCommand::Issue {
+            lot_id: lot(),
+            plate: plate(),
+            holder_name: " 王老师 ".into(),
+            phone: holder(),
+            validity: period("2021-06-01", "2022-05-31"),
+        })
+        .then_expect_events(vec![issued()]);
+}
+
+#[test]
+fn a_card_cannot_be_issued_twice() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::Issue {
+            lot_id: lot(),
+            plate: plate(),
+            holder_name: "王老师".into(),
+            phone: holder(),
+            validity: period("2021-06-01", "2022-05-31"),
+        })
+        .then_expect_error(PermitError::AlreadyIssued);
+}
+
+#[test]
+fn a_card_needs_a_holder_name() {
+    PermitTest::with(())
+        .given_no_previous_events()
+        .when(PermitCommand::Issue {
+            lot_id: lot(),
+            plate: plate(),
+            holder_name: "   ".into(),
+            phone: holder(),
+            validity: period("2021-06-01", "2022-05-31"),
+        })
+        .then_expect_error(PermitError::HolderNameRequired);
+}
+
+#[test]
+fn nothing_can_be_done_to_a_card_not_issued() {
+    PermitTest::with(())
+        .given_no_previous_events()
+        .when(submit(1))
+        .then_expect_error(PermitError::NotIssued);
+}
+
+#[test]
+fn the_desk_changes_the_holder() {
+    let new_phone = Phone::parse("13700000000").unwrap();
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::ChangeHolder {
+            holder_name: "李老师".into(),
+            phone: new_phone.clone(),
+        })
+        .then_expect_events(vec![PermitEvent::HolderChanged {
+            holder_name: "李老师".into(),
+            phone: new_phone,
+        }]);
+}
+
+#[test]
+fn changing_the_vehicle_unbinds_the_old_plate() {
+    let new_plate = Plate::parse("京AD12345").unwrap();
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::ChangeVehicle {
+            plate: new_plate.clone(),
+        })
+        .then_expect_events(vec![
+            PermitEvent::VehicleUnbound { plate: plate() },
+            PermitEvent::VehicleBound { plate: new_plate },
+        ]);
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::ChangeVehicle { plate: plate() })
+        .then_expect_error(PermitError::NoChange);
+}
+
+// ---- choosing the vehicle ----
+
+#[test]
+fn the_holder_chooses_the_cards_vehicle() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::ChooseVehicle {
+            plate: plate(),
+            owner: holder(),
+        })
+        .then_expect_events(vec![PermitEvent::VehicleChosen { plate: plate() }]);
+}
+
+#[test]
+fn another_phone_cannot_choose_the_cards_vehicle() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::ChooseVehicle {
+            plate: plate(),
+            owner: stranger(),
+        })
+        .then_expect_error(PermitError::NotHolder);
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::ChooseVehicle {
+            plate: Plate::parse("京B12345").unwrap(),
+            owner: holder(),
+        })
+        .then_expect_error(PermitError::OtherVehicle);
+}
+
+// ---- seasons and the renewal period ----
+
+#[test]
+fn a_renewal_on_the_manuals_date_buys_the_next_season() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(submit(1))
+        .then_expect_events(vec![submitted(1)]);
+}
+
+#[test]
+fn a_long_expired_card_renews_for_the_current_season() {
+    PermitTest::with(())
+        .given(vec![issued_valid(period("2018-06-01", "2019-05-31"))])
+        .when(submit(1))
+        .then_expect_events(vec![submitted_for(
+            1,
+            period("2021-06-01", "2022-05-31"),
+            NOW,
+        )]);
+}
+
+#[test]
+fn after_the_next_season_is_approved_a_new_renewal_is_refused() {
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            submitted(1),
+            paid(1),
+            approved(1, the_manuals_period()),
+        ])
+        .when(submit(2))
+        .then_expect_error(PermitError::AlreadyApproved);
+}
+
+#[test]
+fn once_the_new_season_starts_the_following_one_can_be_bought() {
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            submitted(1),
+            paid(1),
+            approved(1, the_manuals_period()),
+        ])
+        .when(submit_on(2, "2022-06-02", "2022-06-02T02:00:00Z"))
+        .then_expect_events(vec![submitted_for(
+            2,
+            period("2023-06-01", "2024-05-31"),
+            "2022-06-02T02:00:00Z",
+        )]);
+}
+
+#[test]
+fn the_card_shows_its_latest_approved_period_and_whether_it_is_in_force() {
+    let mut permit = Permit::default();
+    for e in [
+        issued(),
+        submitted(1),
+        paid(1),
+        approved(1, the_manuals_period()),
+    ] {
+        cqrs_es::Aggregate::apply(&mut permit, e);
+    }
+    let card = permit.card.unwrap();
+    assert_eq!(card.validity(), the_manuals_period());
+    assert_eq!(card.status_on(d("2022-05-20")), CardStatus::Active);
+    assert_eq!(card.status_on(d("2023-05-31")), CardStatus::Active);
+    assert_eq!(card.status_on(d("2023-06-01")), CardStatus::Expired);
+    assert_eq!(card.status_on(d("2021-05-31")), CardStatus::NotYetValid);
+}
+
+// ---- submitting ----
+
+#[test]
+fn a_renewal_needs_the_current_consent_accepted() {
+    let PermitCommand::SubmitRenewal {
+        renewal_id,
+        owner,
+        now,
+        today,
+        terms,
+        photo,
+        order_id,
+        pay_by,
+        ..
+    } = submit(1)
+    else {
+        unreachable!()
+    };
+    for accepted in [None, Some("v0".to_string())] {
+        PermitTest::with(())
+            .given(vec![issued()])
+            .when(PermitCommand::SubmitRenewal {
+                renewal_id,
+                owner: owner.clone(),
+                now,
+                today,
+                terms: terms.clone(),
+                accepted_consent_version: accepted,
+                photo: photo.clone(),
+                order_id: order_id.clone(),
+                pay_by,
+            })
+            .then_expect_error(PermitError::ConsentOutdated);
+    }
+}
+
+#[test]
+fn a_renewal_needs_a_campus_card_photo() {
+    let PermitCommand::SubmitRenewal {
+        renewal_id,
+        owner,
+        now,
+        today,
+        terms,
+        accepted_consent_version,
+        order_id,
+        pay_by,
+        ..
+    } = submit(1)
+    else {
+        unreachable!()
+    };
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::SubmitRenewal {
+            renewal_id,
+            owner,
+            now,
+            today,
+            terms,
+            accepted_consent_version,
+            photo: None,
+            order_id,
+            pay_by,
+        })
+        .then_expect_error(PermitError::PhotoRequired);
+}
+
+#[test]
+fn only_the_holder_can_renew_a_card() {
+    let PermitCommand::SubmitRenewal {
+        renewal_id,
+        now,
+        today,
+        terms,
+        accepted_consent_version,
+        photo,
+        order_id,
+        pay_by,
+        ..
+    } = submit(1)
+    else {
+        unreachable!()
+    };
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::SubmitRenewal {
+            renewal_id,
+            owner: stranger(),
+            now,
+            today,
+            terms,
+            accepted_consent_version,
+            photo,
+            order_id,
+            pay_by,
+        })
+        .then_expect_error(PermitError::NotHolder);
+}
+
+#[test]
+fn only_one_renewal_may_await_payment_at_a_time() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1)])
+        .when(submit(2))
+        .then_expect_error(PermitError::RenewalOpen);
+}
+
+#[test]
+fn only_one_renewal_may_be_under_review_at_a_time() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1)])
+        .when(submit(2))
+        .then_expect_error(PermitError::RenewalOpen);
+}
+
+#[test]
+fn an_expired_or_cancelled_renewal_frees_the_card() {
+    for closed in [
+        PermitEvent::RenewalExpiredUnpaid {
+            renewal_id: rid(1),
+            at: at("2022-05-20T04:00:00Z"),
+        },
+        PermitEvent::RenewalCancelled {
+            renewal_id: rid(1),
+            at: at("2022-05-20T02:30:00Z"),
+        },
+    ] {
+        PermitTest::with(())
+            .given(vec![issued(), submitted(1), closed])
+            .when(submit(2))
+            .then_expect_events(vec![submitted(2)]);
+    }
+}
+
+// ---- refund before retry ----
+
+#[test]
+fn a_rejected_renewal_must_be_refunded_before_a_new_one() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1), rejected(1)])
+        .when(submit(2))
+        .then_expect_error(PermitError::RefundRequired);
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            submitted(1),
+            paid(1),
+            rejected(1),
+            refund_requested(1),
+        ])
+        .when(submit(2))
+        .then_expect_error(PermitError::RefundRequired);
+}
+
+#[test]
+fn after_the_refund_a_new_renewal_is_accepted_for_the_same_season() {
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            submitted(1),
+            paid(1),
+            rejected(1),
+            refund_requested(1),
+            refunded(1),
+        ])
+        .when(submit(2))
+        .then_expect_events(vec![submitted(2)]);
+}
+
+#[test]
+fn a_rejection_leaves_the_card_as_it_was() {
+    let mut permit = Permit::default();
+    for e in [issued(), submitted(1), paid(1), rejected(1)] {
+        cqrs_es::Aggregate::apply(&mut permit, e);
+    }
+    let card = permit.card.unwrap();
+    assert_eq!(card.validity(), period("2021-06-01", "2022-05-31"));
+    assert_eq!(card.status_on(d(TODAY)), CardStatus::Active);
+    assert_eq!(
+        card.renewal(rid(1)).unwrap().status,
+        RenewalStatus::Rejected
+    );
+}
+
+// ---- paying ----
+
+#[test]
+fn paying_the_quoted_amount_puts_the_renewal_under_review() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1)])
+        .when(pay(1, 36000))
+        .then_expect_events(vec![paid(1)]);
+}
+
+#[test]
+fn a_payment_of_another_amount_is_refused() {
+    for wrong in [35999, 36001, 0] {
+        PermitTest::with(())
+            .given(vec![issued(), submitted(1)])
+            .when(pay(1, wrong))
+            .then_expect_error(PermitError::AmountMismatch);
+    }
+}
+
+#[test]
+fn a_duplicate_payment_notification_changes_nothing() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1)])
+        .when(pay(1, 36000))
+        .then_expect_events(vec![]);
+    // Even after the decision.
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            submitted(1),
+            paid(1),
+            approved(1, the_manuals_period()),
+        ])
+        .when(pay(1, 36000))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_second_payment_by_another_transaction_is_refused() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1)])
+        .when(PermitCommand::RecordPayment {
+            renewal_id: rid(1),
+            transaction_id: "tx-other".into(),
+            amount: Fen(36000),
+            paid_at: at("2022-05-20T02:06:00Z"),
+        })
+        .then_expect_error(PermitError::AlreadyPaid);
+}
+
+#[test]
+fn a_closed_renewal_cannot_be_paid() {
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            submitted(1),
+            PermitEvent::RenewalCancelled {
+                renewal_id: rid(1),
+                at: at("2022-05-20T02:01:00Z"),
+            },
+        ])
+        .when(pay(1, 36000))
+        .then_expect_error(PermitError::InvalidTransition {
+            action: "pay",
+            status: "cancelled",
+        });
+}
+
+#[test]
+fn paying_an_unknown_renewal_is_refused() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(pay(1, 36000))
+        .then_expect_error(PermitError::UnknownRenewal);
+}
+
+// ---- reviewing ----
+
+#[test]
+fn only_a_paid_renewal_can_be_reviewed() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1)])
+        .when(PermitCommand::Approve {
+            renewal_id: rid(1),
+            reviewer_id: reviewer(),
+            now: at("2022-05-21T01:00:00Z"),
+        })
+        .then_expect_error(PermitError::InvalidTransition {
+            action: "approve",
+            status: "awaiting_payment",
+        });
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1)])
+        .when(PermitCommand::Reject {
+            renewal_id: rid(1),
+            reviewer_id: reviewer(),
+            reason: "x".into(),
+            now: at("2022-05-21T01:00:00Z"),
+        })
+        .then_expect_error(PermitError::InvalidTransition {
+            action: "reject",
+            status: "awaiting_payment",
+        });
+}
+
+#[test]
+fn approving_a_paid_renewal_extends_the_card() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1)])
+        .when(PermitCommand::Approve {
+            renewal_id: rid(1),
+            reviewer_id: reviewer(),
+            now: at("2022-05-21T01:00:00Z"),
+        })
+        .then_expect_events(vec![approved(1, the_manuals_period())]);
+}
+
+#[test]
+fn a_decided_renewal_cannot_be_decided_again() {
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            submitted(1),
+            paid(1),
+            approved(1, the_manuals_period()),
+        ])
+        .when(PermitCommand::Reject {
+            renewal_id: rid(1),
+            reviewer_id: reviewer(),
+            reason: "x".into(),
+            now: at("2022-05-21T02:00:00Z"),
+        })
+        .then_expect_error(PermitError::InvalidTransition {
+            action: "reject",
+            status: "approved",
+        });
+}
+
+#[test]
+fn a_rejection_needs_a_reason() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1)])
+        .when(PermitCommand::Reject {
+            renewal_id: rid(1),
+            reviewer_id: reviewer(),
+            reason: "  ".into(),
+            now: at("2022-05-21T01:00:00Z"),
+        })
+        .then_expect_error(PermitError::ReasonRequired);
+}
+
+#[test]
+fn a_rejection_records_its_reason() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1)])
+        .when(PermitCommand::Reject {
+            renewal_id: rid(1),
+            reviewer_id: reviewer(),
+            reason: " 照片不清晰 ".into(),
+            now: at("2022-05-21T01:00:00Z"),
+        })
+        .then_expect_events(vec![rejected(1)]);
+}
+
+// ---- refunds ----
+
+#[test]
+fn only_a_rejected_paid_renewal_can_be_refunded() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1)])
+        .when(request_refund(1, "refund-1"))
+        .then_expect_error(PermitError::InvalidTransition {
+            action: "refund",
+            status: "under_review",
+        });
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            submitted(1),
+            paid(1),
+            approved(1, the_manuals_period()),
+        ])
+        .when(request_refund(1, "refund-1"))
+        .then_expect_error(PermitError::InvalidTransition {
+            action: "refund",
+            status: "approved",
+        });
+}
+
+#[test]
+fn the_holder_requests_the_refund_of_a_rejected_renewal() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1), rejected(1)])
+        .when(request_refund(1, "refund-1"))
+        .then_expect_events(vec![refund_requested(1)]);
+}
+
+#[test]
+fn a_refund_is_requested_once() {
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            submitted(1),
+            paid(1),
+            rejected(1),
+            refund_requested(1),
+        ])
+        .when(request_refund(1, "refund-again"))
+        .then_expect_error(PermitError::AlreadyRefunded);
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            submitted(1),
+            paid(1),
+            rejected(1),
+            refund_requested(1),
+            refunded(1),
+        ])
+        .when(request_refund(1, "refund-again"))
+        .then_expect_error(PermitError::AlreadyRefunded);
+}
+
+#[test]
+fn the_refund_report_completes_the_refund_once() {
+    let given = vec![
+        issued(),
+        submitted(1),
+        paid(1),
+        rejected(1),
+        refund_requested(1),
+    ];
+    let report = PermitCommand::RecordRefund {
+        renewal_id: rid(1),
+        out_refund_no: "refund-1".into(),
+        refund_id: "wx-refund-1".into(),
+        refunded_at: at("2022-05-21T02:00:05Z"),
+    };
+    PermitTest::with(())
+        .given(given.clone())
+        .when(report.clone())
+        .then_expect_events(vec![refunded(1)]);
+    let mut after = given;
+    after.push(refunded(1));
+    PermitTest::with(())
+        .given(after)
+        .when(report)
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_refund_report_for_another_refund_number_is_refused() {
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            submitted(1),
+            paid(1),
+            rejected(1),
+            refund_requested(1),
+        ])
+        .when(PermitCommand::RecordRefund {
+            renewal_id: rid(1),
+            out_refund_no: "forged".into(),
+            refund_id: "x".into(),
+            refunded_at: at("2022-05-21T02:00:05Z"),
+        })
+        .then_expect_error(PermitError::UnknownRefund);
+}
+
+#[test]
+fn a_failed_refund_is_retried_with_the_same_refund_number() {
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            submitted(1),
+            paid(1),
+            rejected(1),
+            refund_requested(1),
+            PermitEvent::RefundFailed {
+                renewal_id: rid(1),
+                out_refund_no: "refund-1".into(),
+                failure: RefundFailure::Closed,
+                at: at("2022-05-21T02:00:05Z"),
+            },
+        ])
+        .when(request_refund(1, "a-new-number"))
+        .then_expect_events(vec![refund_requested(1)]);
+}
+
+#[test]
+fn a_failed_refund_still_blocks_a_new_renewal() {
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            submitted(1),
+            paid(1),
+            rejected(1),
+            refund_requested(1),
+            PermitEvent::RefundFailed {
+                renewal_id: rid(1),
+                out_refund_no: "refund-1".into(),
+                failure: RefundFailure::Abnormal,
+                at: at("2022-05-21T02:00:05Z"),
+            },
+        ])
+        .when(submit(2))
+        .then_expect_error(PermitError::RefundRequired);
+}
+
+// ---- closing unpaid renewals ----
+
+#[test]
+fn an_unpaid_renewal_expires_when_its_window_ends() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1)])
+        .when(PermitCommand::ExpireUnpaid {
+            renewal_id: rid(1),
+            now: at("2022-05-20T03:59:59Z"),
+        })
+        .then_expect_error(PermitError::PaymentWindowOpen);
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1)])
+        .when(PermitCommand::ExpireUnpaid {
+            renewal_id: rid(1),
+            now: at("2022-05-20T04:00:00Z"),
+        })
+        .then_expect_events(vec![PermitEvent::RenewalExpiredUnpaid {
+            renewal_id: rid(1),
+            at: at("2022-05-20T04:00:00Z"),
+        }]);
+}
+
+#[test]
+fn a_paid_renewal_does_not_expire() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1)])
+        .when(PermitCommand::ExpireUnpaid {
+            renewal_id: rid(1),
+            now: at("2022-05-20T05:00:00Z"),
+        })
+        .then_expect_error(PermitError::InvalidTransition {
+            action: "expire",
+            status: "under_review",
+        });
+}
+
+#[test]
+fn the_holder_cancels_an_unpaid_renewal_but_not_a_paid_one() {
+    let cancel = PermitCommand::CancelRenewal {
+        renewal_id: rid(1),
+        owner: holder(),
+        now: at("2022-05-20T02:30:00Z"),
+    };
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1)])
+        .when(cancel.clone())
+        .then_expect_events(vec![PermitEvent::RenewalCancelled {
+            renewal_id: rid(1),
+            at: at("2022-05-20T02:30:00Z"),
+        }]);
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1)])
+        .when(cancel)
+        .then_expect_error(PermitError::InvalidTransition {
+            action: "cancel",
+            status: "under_review",
+        });
+}
+
+#[test]
+fn events_keep_their_stored_names() {
+    let names: Vec<&str> = [
+        issued(),
+        submitted(1),
+        paid(1),
+        approved(1, the_manuals_period()),
+        rejected(1),
+        refund_requested(1),
+        refunded(1),
+    ]
+    .iter()
+    .map(PermitEvent::name)
+    .collect();
+    assert_eq!(
+        names,
+        [
+            "PermitIssued",
+            "RenewalSubmitted",
+            "Paid",
+            "Approved",
+            "Rejected",
+            "RefundRequested",
+            "Refunded"
+        ]
+    );
+}
