@@ -1,0 +1,5 @@
+//! Application services: what the HTTP layer and the CLI ask of the ledger, including the few
+//! actions that touch more than one aggregate (a card and its vehicle's binding).
+
+pub mod desk;
+pub mod staff;

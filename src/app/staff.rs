@@ -1,0 +1,111 @@
+//! Staff members and their bearer tokens.
+//!
+//! A token is 32 random bytes, shown once; only its SHA-256 is kept (in the StaffAdded event
+//! and in the `staff_credentials` lookup table, which can be rebuilt from those events).
+
+use crate::error::AppError;
+use crate::ledger::Ledger;
+use crate::store::{EventLog, StoreError};
+use aggregates::metadata::{EventMetadata, Role};
+use aggregates::staff::{Staff, StaffCommand, StaffEvent};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// A staff member as authenticated by token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffMember {
+    /// Staff id.
+    pub staff_id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+}
+
+/// A new random bearer token (prefixed so it is recognisable in a leak scan).
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("plt_{}", hex::encode(bytes))
+}
+
+/// The stored digest of a token.
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Adds a staff member; returns the id and the token (to be shown once).
+pub async fn add_staff(
+    ledger: &Ledger,
+    name: String,
+    roles: Vec<Role>,
+    meta: &EventMetadata,
+) -> Result<(Uuid, String), AppError> {
+    let staff_id = Uuid::new_v4();
+    let token = new_token();
+    let digest = token_digest(&token);
+    let committed = ledger
+        .execute::<Staff>(
+            &staff_id.to_string(),
+            StaffCommand::Add {
+                name,
+                roles,
+                token_digest: digest,
+            },
+            meta,
+        )
+        .await?;
+    for event in &committed.events {
+        record_credentials(ledger.log(), staff_id, event).await?;
+    }
+    Ok((staff_id, token))
+}
+
+async fn record_credentials(
+    log: &EventLog,
+    staff_id: Uuid,
+    event: &StaffEvent,
+) -> Result<(), StoreError> {
+    let StaffEvent::StaffAdded {
+        name,
+        roles,
+        token_digest,
+    } = event;
+    let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    match log {
+        EventLog::Postgres(pg) => {
+            sqlx::query(
+                "INSERT INTO staff_credentials (token_digest, staff_id, name, roles)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(token_digest)
+            .bind(staff_id)
+            .bind(name)
+            .bind(&roles)
+            .execute(pg.pool())
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Looks a bearer token up; `None` when unknown.
+pub async fn authenticate(log: &EventLog, token: &str) -> Result<Option<StaffMember>, StoreError> {
+    let digest = token_digest(token);
+    let row: Option<(Uuid, String, Vec<String>)> = match log {
+        EventLog::Postgres(pg) => {
+            sqlx::query_as(
+                "SELECT staff_id, name, roles FROM staff_credentials WHERE token_digest = $1",
+            )
+            .bind(&digest)
+            .fetch_optional(pg.pool())
+            .await?
+        }
+    };
+    Ok(row.map(|(staff_id, name, roles)| StaffMember {
+        staff_id,
+        name,
+        roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
+    }))
+}

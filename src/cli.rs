@@ -1,0 +1,95 @@
+//! The command line: `permit-ledger [serve] | migrate | staff add`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+
+/// Event-sourced ledger for campus vehicle permits.
+#[derive(Debug, Parser)]
+#[command(name = "permit-ledger", version, about)]
+pub struct Cli {
+    /// Where the ledger lives.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// How the service listens.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Store settings, shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// A `postgres://` URL selects PostgreSQL.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Connections in the PostgreSQL pool.
+    #[arg(
+        long,
+        env = "PERMIT_LEDGER_DB_POOL",
+        default_value_t = 16,
+        global = true
+    )]
+    pub db_pool: u32,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (applies pending migrations first).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Staff members.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+}
+
+/// `serve` settings.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "PERMIT_LEDGER_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: SocketAddr,
+}
+
+/// `staff` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Add a staff member; prints the new bearer token, alone, on standard output.
+    Add {
+        /// A role (repeat for several; roles do not nest).
+        #[arg(long = "role", required = true, value_enum)]
+        roles: Vec<StaffRole>,
+        /// The member's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// Roles staff can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StaffRole {
+    /// The security office's desk.
+    Admin,
+    /// The parking office's reviewers.
+    Reviewer,
+    /// Read-only auditors.
+    Auditor,
+}
+
+impl From<StaffRole> for aggregates::metadata::Role {
+    fn from(r: StaffRole) -> Self {
+        match r {
+            StaffRole::Admin => Self::Admin,
+            StaffRole::Reviewer => Self::Reviewer,
+            StaffRole::Auditor => Self::Auditor,
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The command side: the one place that loads an aggregate, lets it decide, and appends.
+//!
+//! `execute` loads the stream (one query), folds it into the aggregate, runs the aggregate's
+//! cqrs-es `handle` (which only writes what its pure `decide` returned), and appends the new
+//! events in one statement that succeeds only if nobody appended to that stream meanwhile. On
+//! such a conflict it starts over from a fresh load, a bounded number of times, and then reports
+//! [`CommandError::Conflict`]. Two concurrent commands on one permit therefore never both
+//! succeed when the rules allow only one: the loser re-decides on the winner's events.
+
+mod committed;
+mod error;
+mod upcasting;
+
+pub use committed::Committed;
+pub use error::CommandError;
+pub use upcasting::Upcasters;
+
+use crate::store::{EventLog, NewEvent, StoreError, StoredEvent};
+use aggregates::metadata::EventMetadata;
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use std::time::Duration;
+
+/// Attempts before a command that keeps losing races is reported as a conflict.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+
+/// The command side over an event store.
+#[derive(Clone)]
+pub struct Ledger {
+    log: EventLog,
+    upcasters: std::sync::Arc<Upcasters>,
+    max_attempts: u32,
+}
+
+/// An aggregate as loaded from its stream.
+pub struct Loaded<A> {
+    /// The state.
+    pub aggregate: A,
+    /// The stream's last sequence (0 when empty).
+    pub sequence: i64,
+    /// The stream's last position, if any event exists.
+    pub position: Option<i64>,
+    /// The stored events, oldest first.
+    pub events: Vec<StoredEvent>,
+}
+
+impl Ledger {
+    /// A ledger over `log` with the project's upcasters.
+    pub fn new(log: EventLog) -> Self {
+        Self {
+            log,
+            upcasters: std::sync::Arc::new(Upcasters::standard()),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+
+    /// The same ledger, giving up after `attempts` conflicting attempts.
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The event store.
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// Loads an aggregate by replaying its stream.
+    pub async fn load<A: Aggregate>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
+        let events = self.log.load(A::TYPE, aggregate_id).await?;
+        let mut aggregate = A::default();
+        for stored in &events {
+            aggregate.apply(self.upcasters.decode::<A>(stored)?);
+        }
+        Ok(Loaded {
+            aggregate,
+            sequence: events.last().map_or(0, |e| e.sequence),
+            position: events.last().map(|e| e.position),
+            events,
+        })
+    }
+
+    /// Loads, decides and appends, retrying on conflicting writers (see the module docs).
+    pub async fn execute<A>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<Committed<A>, CommandError<A::Error>>
+    where
+        A: Aggregate<Services = ()>,
+        A::Command: Clone,
+    {
+        let metadata = serde_json::to_value(metadata.to_map())
+            .map_err(|e| StoreError::Malformed(e.to_string()))?;
+        for attempt in 1..=self.max_attempts {
+            let Loaded {
+                mut aggregate,
+                sequence,
+                position,
+                ..
+            } = self.load::<A>(aggregate_id).await?;
+            let sink = EventSink::<A>::default();
+            aggregate
+                .handle(command.clone(), &(), &sink)
+                .await
+                .map_err(CommandError::Rejected)?;
+            let events = sink.collect().await;
+            if events.is_empty() {
+                return Ok(Committed {
+                    aggregate,
+                    events,
+                    stored: vec![],
+                    position,
+                });
+            }
+            let new_events = events
+                .iter()
+                .map(|event| {
+                    Ok(NewEvent {
+                        event_type: event.event_type(),
+                        event_version: event.event_version(),
+                        payload: serde_json::to_value(event)
+                            .map_err(|e| StoreError::Malformed(e.to_string()))?,
+                        metadata: metadata.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            match self
+                .log
+                .append(A::TYPE, aggregate_id, sequence, &new_events)
+                .await
+            {
+                Ok(stored) => {
+                    return Ok(Committed {
+                        aggregate,
+                        events,
+                        position: stored.last().map(|e| e.position),
+                        stored,
+                    })
+                }
+                Err(StoreError::Conflict) => {
+                    tracing::debug!(aggregate_id, attempt, "append conflict; retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CommandError::Conflict {
+            attempts: self.max_attempts,
+        })
+    }
+}
+
+/// A short, growing, jittered pause so racing writers spread out.
+fn backoff(attempt: u32) -> Duration {
+    use rand::Rng;
+    let base_ms = 2u64 << attempt.min(6);
+    Duration::from_millis(rand::thread_rng().gen_range(0..=base_ms))
+}

@@ -1,0 +1,14 @@
+//! permit-ledger: an event-sourced ledger for campus vehicle permits.
+//!
+//! `aggregates` (the pure domain) decides; this crate wires it to the store ([`store`]), runs
+//! commands ([`ledger`]), offers the desk's and staff's actions ([`app`]), and serves HTTP
+//! ([`http`]) and the CLI ([`cli`]).
+
+pub mod app;
+pub mod cli;
+pub mod error;
+pub mod http;
+pub mod ledger;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,173 @@
+//! The PostgreSQL event store.
+//!
+//! One statement loads a stream; one statement appends a command's events (an implicit
+//! transaction, so all or none). The primary key (aggregate_type, aggregate_id, sequence) turns
+//! a concurrent append to the same stream into [`StoreError::Conflict`].
+
+use super::{NewEvent, StoreError, StoredEvent};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+use std::time::Duration;
+
+/// Schema migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+const SELECT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
+     event_version, payload::text AS payload, metadata::text AS metadata, recorded_at";
+
+const APPEND: &str = "
+INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                    payload, metadata, position)
+SELECT $1, $2, $3 + t.ord, t.event_type, t.event_version, t.payload::json, t.metadata::json,
+       (pg_current_xact_id()::text::bigint << 16) + t.ord
+  FROM unnest($4::text[], $5::text[], $6::text[], $7::text[])
+       WITH ORDINALITY AS t(event_type, event_version, payload, metadata, ord)
+RETURNING position, recorded_at";
+
+/// The event store on PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct PgEventLog {
+    pool: PgPool,
+}
+
+impl PgEventLog {
+    /// Connects a pool of `max_connections` to `url`, waiting at most `connect_timeout`.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        connect_timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(connect_timeout)
+            .connect(url)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Uses an existing pool.
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool, for readers that share it.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub(super) async fn load(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {SELECT_COLUMNS} FROM events \
+             WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    pub(super) async fn append(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        expected_sequence: i64,
+        events: &[NewEvent],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        if events.is_empty() {
+            return Ok(vec![]);
+        }
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        let versions: Vec<&str> = events.iter().map(|e| e.event_version.as_str()).collect();
+        let payloads: Vec<String> = events.iter().map(|e| e.payload.to_string()).collect();
+        let metadata: Vec<String> = events.iter().map(|e| e.metadata.to_string()).collect();
+        let rows = sqlx::query(APPEND)
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .bind(expected_sequence)
+            .bind(&types)
+            .bind(&versions)
+            .bind(&payloads)
+            .bind(&metadata)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+                _ => StoreError::Database(e),
+            })?;
+        let mut rows: Vec<(i64, chrono::DateTime<chrono::Utc>)> = rows
+            .iter()
+            .map(|r| Ok((r.try_get("position")?, r.try_get("recorded_at")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        rows.sort_by_key(|(position, _)| *position);
+        Ok(events
+            .iter()
+            .zip(rows)
+            .enumerate()
+            .map(|(i, (e, (position, recorded_at)))| StoredEvent {
+                position,
+                aggregate_type: aggregate_type.to_string(),
+                aggregate_id: aggregate_id.to_string(),
+                sequence: expected_sequence + 1 + i as i64,
+                event_type: e.event_type.clone(),
+                event_version: e.event_version.clone(),
+                payload: e.payload.clone(),
+                metadata: e.metadata.clone(),
+                recorded_at,
+            })
+            .collect())
+    }
+
+    pub(super) async fn read_feed(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {SELECT_COLUMNS} FROM events \
+             WHERE position > $1 \
+               AND position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16) \
+             ORDER BY position LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+fn decode(row: &PgRow) -> Result<StoredEvent, StoreError> {
+    let json = |name: &str| -> Result<serde_json::Value, StoreError> {
+        let text: String = row.try_get(name)?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Malformed(format!("{name}: {e}")))
+    };
+    Ok(StoredEvent {
+        position: row.try_get("position")?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: row.try_get("sequence")?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: json("payload")?,
+        metadata: json("metadata")?,
+        recorded_at: row.try_get("recorded_at")?,
+    })
+}
