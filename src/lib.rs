@@ -9,6 +9,7 @@ pub mod cli;
 pub mod error;
 pub mod http;
 pub mod ledger;
+pub mod payments;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

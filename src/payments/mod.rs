@@ -1,0 +1,1 @@
+//! The payment port (WeChat Pay API v3 shaped) and its sandbox provider.
