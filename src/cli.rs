@@ -21,10 +21,18 @@ pub struct Cli {
 /// Store settings, shared by every subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
-    /// A `postgres://` URL selects PostgreSQL.
+    /// A `postgres://` URL selects PostgreSQL; unset, the embedded store in the data folder.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Connections in the PostgreSQL pool.
+    /// The embedded store's folder (used when DATABASE_URL is unset).
+    #[arg(
+        long,
+        env = "PERMIT_LEDGER_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: std::path::PathBuf,
+    /// Connections per database pool.
     #[arg(
         long,
         env = "PERMIT_LEDGER_DB_POOL",
@@ -32,6 +40,17 @@ pub struct StoreArgs {
         global = true
     )]
     pub db_pool: u32,
+}
+
+impl StoreArgs {
+    /// The store settings.
+    pub fn config(&self) -> crate::store::StoreConfig {
+        crate::store::StoreConfig {
+            database_url: self.database_url.clone().filter(|u| !u.is_empty()),
+            data_dir: self.data_dir.clone(),
+            pool_size: self.db_pool,
+        }
+    }
 }
 
 /// Subcommands.

@@ -3,7 +3,8 @@ use clap::Parser;
 use permit_ledger::app::staff::add_staff;
 use permit_ledger::cli::{Cli, Command, StaffCommand};
 use permit_ledger::ledger::Ledger;
-use permit_ledger::startup::{open_store, shutdown_signal, Application};
+use permit_ledger::startup::{shutdown_signal, Application};
+use permit_ledger::store::{open, sqlite_path, Backend};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -19,10 +20,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let log = open_store(cli.store.database_url.as_deref(), cli.store.db_pool).await?;
+    let config = cli.store.config();
+    let store = open(&config).await?;
+    if store.backend() == Backend::Sqlite {
+        tracing::info!(file = %sqlite_path(&config.data_dir).display(), "embedded store");
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let app = Application::build(log, cli.serve.bind).await?;
+            let app = Application::build(store, cli.serve.bind).await?;
             tracing::info!(address = %app.local_addr()?, "serving");
             app.run_until(shutdown_signal()).await?;
         }
@@ -36,7 +41,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 request_id: format!("cli-{}", uuid::Uuid::new_v4()),
             };
             let roles = roles.into_iter().map(Into::into).collect();
-            let (staff_id, token) = add_staff(&Ledger::new(log), name, roles, &meta).await?;
+            let (staff_id, token) = add_staff(
+                &Ledger::new(store.log.clone()),
+                &store.db,
+                name,
+                roles,
+                &meta,
+            )
+            .await?;
             tracing::info!(%staff_id, "staff member added");
             println!("{token}");
         }

@@ -2,24 +2,8 @@
 
 use crate::http;
 use crate::ledger::Ledger;
-use crate::store::{EventLog, PgEventLog};
+use crate::store::Store;
 use std::net::SocketAddr;
-use std::time::Duration;
-
-/// Opens the store named by the settings and applies pending migrations.
-pub async fn open_store(database_url: Option<&str>, pool: u32) -> anyhow::Result<EventLog> {
-    let url = database_url.ok_or_else(|| {
-        anyhow::anyhow!("DATABASE_URL is not set: set it to a postgres:// URL (see README.md)")
-    })?;
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        anyhow::bail!("DATABASE_URL must be a postgres:// URL");
-    }
-    let pg = PgEventLog::connect(url, pool, Duration::from_secs(10))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;
-    pg.migrate().await?;
-    Ok(EventLog::Postgres(pg))
-}
 
 /// A built service, listening, not yet serving.
 pub struct Application {
@@ -29,10 +13,11 @@ pub struct Application {
 
 impl Application {
     /// Binds the listener (port 0 picks a free port) over an opened store.
-    pub async fn build(log: EventLog, bind: SocketAddr) -> Result<Self, std::io::Error> {
+    pub async fn build(store: Store, bind: SocketAddr) -> Result<Self, std::io::Error> {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         let state = http::AppState {
-            ledger: Ledger::new(log),
+            ledger: Ledger::new(store.log.clone()),
+            db: store.db.clone(),
         };
         Ok(Self { listener, state })
     }

@@ -28,7 +28,7 @@ CREATE UNIQUE INDEX events_position ON events (position);
 CREATE TABLE staff_credentials
 (
     token_digest text PRIMARY KEY,
-    staff_id     uuid   NOT NULL UNIQUE,
-    name         text   NOT NULL,
-    roles        text[] NOT NULL
+    staff_id     text NOT NULL UNIQUE,
+    name         text NOT NULL,
+    roles        text NOT NULL -- comma-separated
 );

@@ -5,7 +5,7 @@
 
 use crate::error::AppError;
 use crate::ledger::Ledger;
-use crate::store::{EventLog, StoreError};
+use crate::store::{Db, StoreError};
 use aggregates::metadata::{EventMetadata, Role};
 use aggregates::staff::{Staff, StaffCommand, StaffEvent};
 use rand::RngCore;
@@ -38,6 +38,7 @@ pub fn token_digest(token: &str) -> String {
 /// Adds a staff member; returns the id and the token (to be shown once).
 pub async fn add_staff(
     ledger: &Ledger,
+    db: &Db,
     name: String,
     roles: Vec<Role>,
     meta: &EventMetadata,
@@ -57,55 +58,48 @@ pub async fn add_staff(
         )
         .await?;
     for event in &committed.events {
-        record_credentials(ledger.log(), staff_id, event).await?;
+        record_credentials(db, staff_id, event).await?;
     }
     Ok((staff_id, token))
 }
 
-async fn record_credentials(
-    log: &EventLog,
-    staff_id: Uuid,
-    event: &StaffEvent,
-) -> Result<(), StoreError> {
+async fn record_credentials(db: &Db, staff_id: Uuid, event: &StaffEvent) -> Result<(), StoreError> {
     let StaffEvent::StaffAdded {
         name,
         roles,
         token_digest,
     } = event;
     let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-    match log {
-        EventLog::Postgres(pg) => {
-            sqlx::query(
-                "INSERT INTO staff_credentials (token_digest, staff_id, name, roles)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            )
-            .bind(token_digest)
-            .bind(staff_id)
-            .bind(name)
-            .bind(&roles)
-            .execute(pg.pool())
-            .await?;
-        }
-    }
+    sqlx::query(
+        "INSERT INTO staff_credentials (token_digest, staff_id, name, roles)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(token_digest)
+    .bind(staff_id.to_string())
+    .bind(name)
+    .bind(roles.join(","))
+    .execute(&db.write)
+    .await?;
     Ok(())
 }
 
 /// Looks a bearer token up; `None` when unknown.
-pub async fn authenticate(log: &EventLog, token: &str) -> Result<Option<StaffMember>, StoreError> {
-    let digest = token_digest(token);
-    let row: Option<(Uuid, String, Vec<String>)> = match log {
-        EventLog::Postgres(pg) => {
-            sqlx::query_as(
-                "SELECT staff_id, name, roles FROM staff_credentials WHERE token_digest = $1",
-            )
-            .bind(&digest)
-            .fetch_optional(pg.pool())
-            .await?
-        }
+pub async fn authenticate(db: &Db, token: &str) -> Result<Option<StaffMember>, StoreError> {
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT staff_id, name, roles FROM staff_credentials WHERE token_digest = $1",
+    )
+    .bind(token_digest(token))
+    .fetch_optional(&db.read)
+    .await?;
+    let Some((staff_id, name, roles)) = row else {
+        return Ok(None);
     };
-    Ok(row.map(|(staff_id, name, roles)| StaffMember {
+    let staff_id = staff_id
+        .parse()
+        .map_err(|_| StoreError::Malformed(format!("staff id {staff_id:?}")))?;
+    Ok(Some(StaffMember {
         staff_id,
         name,
-        roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
+        roles: roles.split(',').filter_map(Role::parse).collect(),
     }))
 }

@@ -10,6 +10,8 @@ use axum::Router;
 pub struct AppState {
     /// The command side (and, through it, the store).
     pub ledger: Ledger,
+    /// The side tables.
+    pub db: crate::store::Db,
 }
 
 /// The service's routes.

@@ -1,12 +1,19 @@
-//! The event store: where events are appended and read back.
+//! The store: the event log, and the side tables (read models, sessions, outboxes) beside it.
 //!
-//! [`EventLog`] is the one interface the command side and readers use. PostgreSQL is the only
-//! backend today (see `postgres.rs`); the embedded store plugs in behind the same interface.
+//! [`EventLog`] is the one interface the command side and the feed readers use, with a
+//! PostgreSQL and an embedded SQLite implementation. [`Db`] is the same database seen through
+//! sqlx's `Any` driver, for the side tables, whose SQL is written once for both stores.
 
+mod db;
+mod open;
 mod postgres;
+mod sqlite;
 mod stored;
 
+pub use db::{Backend, Db};
+pub use open::{open, sqlite_path, OpenError, Store, StoreConfig};
 pub use postgres::PgEventLog;
+pub use sqlite::SqliteEventLog;
 pub use stored::{NewEvent, StoredEvent};
 
 /// What can go wrong talking to the store.
@@ -26,11 +33,19 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// The event store behind the command side and the readers.
-#[derive(Clone)]
+impl StoreError {
+    pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+        matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+    }
+}
+
+/// The event log behind the command side and the readers.
+#[derive(Clone, Debug)]
 pub enum EventLog {
     /// PostgreSQL.
     Postgres(PgEventLog),
+    /// The embedded SQLite file.
+    Sqlite(SqliteEventLog),
 }
 
 impl EventLog {
@@ -41,7 +56,8 @@ impl EventLog {
         aggregate_id: &str,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         match self {
-            EventLog::Postgres(pg) => pg.load(aggregate_type, aggregate_id).await,
+            EventLog::Postgres(s) => s.load(aggregate_type, aggregate_id).await,
+            EventLog::Sqlite(s) => s.load(aggregate_type, aggregate_id).await,
         }
     }
 
@@ -55,9 +71,16 @@ impl EventLog {
         expected_sequence: i64,
         events: &[NewEvent],
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        if events.is_empty() {
+            return Ok(vec![]);
+        }
         match self {
-            EventLog::Postgres(pg) => {
-                pg.append(aggregate_type, aggregate_id, expected_sequence, events)
+            EventLog::Postgres(s) => {
+                s.append(aggregate_type, aggregate_id, expected_sequence, events)
+                    .await
+            }
+            EventLog::Sqlite(s) => {
+                s.append(aggregate_type, aggregate_id, expected_sequence, events)
                     .await
             }
         }
@@ -67,14 +90,51 @@ impl EventLog {
     /// committed yet.
     pub async fn read_feed(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
         match self {
-            EventLog::Postgres(pg) => pg.read_feed(after, limit).await,
+            EventLog::Postgres(s) => s.read_feed(after, limit).await,
+            EventLog::Sqlite(s) => s.read_feed(after, limit).await,
+        }
+    }
+
+    /// The highest position written (committed or not yet readable); 0 when empty.
+    pub async fn head(&self) -> Result<i64, StoreError> {
+        match self {
+            EventLog::Postgres(s) => s.head().await,
+            EventLog::Sqlite(s) => s.head().await,
         }
     }
 
     /// Whether the store answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
-            EventLog::Postgres(pg) => pg.ping().await,
+            EventLog::Postgres(s) => s.ping().await,
+            EventLog::Sqlite(s) => s.ping().await,
         }
     }
+}
+
+/// Appended events, in the shape both stores return.
+pub(crate) fn stored_from(
+    aggregate_type: &str,
+    aggregate_id: &str,
+    expected_sequence: i64,
+    events: &[NewEvent],
+    mut written: Vec<(i64, chrono::DateTime<chrono::Utc>)>,
+) -> Vec<StoredEvent> {
+    written.sort_by_key(|(position, _)| *position);
+    events
+        .iter()
+        .zip(written)
+        .enumerate()
+        .map(|(i, (e, (position, recorded_at)))| StoredEvent {
+            position,
+            aggregate_type: aggregate_type.to_string(),
+            aggregate_id: aggregate_id.to_string(),
+            sequence: expected_sequence + 1 + i as i64,
+            event_type: e.event_type.clone(),
+            event_version: e.event_version.clone(),
+            payload: e.payload.clone(),
+            metadata: e.metadata.clone(),
+            recorded_at,
+        })
+        .collect()
 }

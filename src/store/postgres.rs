@@ -4,7 +4,7 @@
 //! transaction, so all or none). The primary key (aggregate_type, aggregate_id, sequence) turns
 //! a concurrent append to the same stream into [`StoreError::Conflict`].
 
-use super::{NewEvent, StoreError, StoredEvent};
+use super::{stored_from, NewEvent, StoreError, StoredEvent};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 use std::time::Duration;
@@ -85,9 +85,6 @@ impl PgEventLog {
         expected_sequence: i64,
         events: &[NewEvent],
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        if events.is_empty() {
-            return Ok(vec![]);
-        }
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         let versions: Vec<&str> = events.iter().map(|e| e.event_version.as_str()).collect();
         let payloads: Vec<String> = events.iter().map(|e| e.payload.to_string()).collect();
@@ -102,31 +99,24 @@ impl PgEventLog {
             .bind(&metadata)
             .fetch_all(&self.pool)
             .await
-            .map_err(|e| match &e {
-                sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-                _ => StoreError::Database(e),
+            .map_err(|e| {
+                if StoreError::is_unique_violation(&e) {
+                    StoreError::Conflict
+                } else {
+                    StoreError::Database(e)
+                }
             })?;
-        let mut rows: Vec<(i64, chrono::DateTime<chrono::Utc>)> = rows
+        let written = rows
             .iter()
             .map(|r| Ok((r.try_get("position")?, r.try_get("recorded_at")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
-        rows.sort_by_key(|(position, _)| *position);
-        Ok(events
-            .iter()
-            .zip(rows)
-            .enumerate()
-            .map(|(i, (e, (position, recorded_at)))| StoredEvent {
-                position,
-                aggregate_type: aggregate_type.to_string(),
-                aggregate_id: aggregate_id.to_string(),
-                sequence: expected_sequence + 1 + i as i64,
-                event_type: e.event_type.clone(),
-                event_version: e.event_version.clone(),
-                payload: e.payload.clone(),
-                metadata: e.metadata.clone(),
-                recorded_at,
-            })
-            .collect())
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(stored_from(
+            aggregate_type,
+            aggregate_id,
+            expected_sequence,
+            events,
+            written,
+        ))
     }
 
     pub(super) async fn read_feed(
@@ -146,6 +136,13 @@ impl PgEventLog {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decode).collect()
+    }
+
+    pub(super) async fn head(&self) -> Result<i64, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(head.unwrap_or(0))
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {

@@ -1,23 +1,23 @@
-//! The binary's command line, run as a newcomer would.
+//! The binary's command line, run as a newcomer would, on both stores.
 
-use crate::helpers::TestDb;
+use crate::helpers::{TempDir, TestDb, TestStore};
 use permit_ledger::app::staff::authenticate;
-use permit_ledger::store::EventLog;
+use permit_ledger::store::Backend;
 use std::process::Command;
 
-fn permit_ledger(db: &TestDb, args: &[&str]) -> std::process::Output {
+fn permit_ledger(env: &[(&str, String)], args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_permit-ledger"))
         .args(args)
-        .env("DATABASE_URL", &db.url)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("RUST_LOG", "warn")
         .output()
         .expect("run permit-ledger")
 }
 
 #[tokio::test]
-async fn migrate_prepares_an_empty_database() {
+async fn migrate_prepares_an_empty_postgres_database() {
     let db = TestDb::fresh().await;
-    let out = permit_ledger(&db, &["migrate"]);
+    let out = permit_ledger(&[("DATABASE_URL", db.url.clone())], &["migrate"]);
     assert!(
         out.status.success(),
         "{}",
@@ -34,11 +34,38 @@ async fn migrate_prepares_an_empty_database() {
     pool.close().await;
 }
 
-#[tokio::test]
-async fn staff_add_prints_the_token_alone_and_keeps_only_its_hash() {
-    let db = TestDb::fresh().await;
+#[test]
+fn without_a_database_url_the_embedded_store_is_created_in_the_data_folder() {
+    let dir = TempDir::new();
+    let data = dir.0.join("nested").join("data");
     let out = permit_ledger(
-        &db,
+        &[
+            ("DATABASE_URL", String::new()),
+            ("PERMIT_LEDGER_DATA_DIR", data.display().to_string()),
+        ],
+        &["migrate"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(permit_ledger::store::sqlite_path(&data).exists());
+}
+
+#[test]
+fn an_unsupported_database_url_is_refused_with_a_clear_message() {
+    let out = permit_ledger(
+        &[("DATABASE_URL", "mysql://localhost/x".into())],
+        &["migrate"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("postgres://"));
+}
+
+async fn staff_add_prints_the_token_alone_and_keeps_only_its_hash(t: TestStore) {
+    let out = permit_ledger(
+        &t.env(),
         &[
             "staff",
             "add",
@@ -61,8 +88,7 @@ async fn staff_add_prints_the_token_alone_and_keeps_only_its_hash() {
     let token = lines[0];
     assert!(token.starts_with("plt_") && token.len() > 40, "{token}");
 
-    let log = db.log().await;
-    let staff = authenticate(&log, token)
+    let staff = authenticate(&t.store.db, token)
         .await
         .unwrap()
         .expect("token works");
@@ -74,40 +100,47 @@ async fn staff_add_prints_the_token_alone_and_keeps_only_its_hash() {
             aggregates::metadata::Role::Reviewer
         ]
     );
-    assert!(authenticate(&log, "plt_wrong").await.unwrap().is_none());
+    assert!(authenticate(&t.store.db, "plt_wrong")
+        .await
+        .unwrap()
+        .is_none());
 
-    let EventLog::Postgres(pg) = &log;
-    let leaked: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM events WHERE payload::text LIKE '%' || $1 || '%'
-                 OR metadata::text LIKE '%' || $1 || '%')
+    let text = |column: &str| match t.store.backend() {
+        Backend::Postgres => format!("{column}::text"),
+        Backend::Sqlite => column.to_string(),
+    };
+    let sql = format!(
+        "SELECT (SELECT count(*) FROM events WHERE {} LIKE '%' || $1 || '%'
+                 OR {} LIKE '%' || $1 || '%')
               + (SELECT count(*) FROM staff_credentials WHERE token_digest = $1)",
-    )
-    .bind(token)
-    .fetch_one(pg.pool())
-    .await
-    .unwrap();
+        text("payload"),
+        text("metadata")
+    );
+    let leaked: i64 = sqlx::query_scalar(&sql)
+        .bind(token)
+        .fetch_one(&t.store.db.read)
+        .await
+        .unwrap();
     assert_eq!(leaked, 0, "the token itself is stored nowhere");
 }
 
-#[tokio::test]
-async fn staff_add_refuses_an_unknown_role_and_a_blank_name() {
-    let db = TestDb::fresh().await;
-    let out = permit_ledger(&db, &["staff", "add", "--role", "owner", "--name", "x"]);
+async fn staff_add_refuses_an_unknown_role_and_a_blank_name(t: TestStore) {
+    let out = permit_ledger(
+        &t.env(),
+        &["staff", "add", "--role", "owner", "--name", "x"],
+    );
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
-    let out = permit_ledger(&db, &["staff", "add", "--role", "admin", "--name", " "]);
+    let out = permit_ledger(
+        &t.env(),
+        &["staff", "add", "--role", "admin", "--name", " "],
+    );
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("name"));
 }
 
-#[test]
-fn without_a_database_url_the_binary_says_what_to_set() {
-    let out = Command::new(env!("CARGO_BIN_EXE_permit-ledger"))
-        .arg("migrate")
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
-}
+crate::on_both_stores!(
+    staff_add_prints_the_token_alone_and_keeps_only_its_hash,
+    staff_add_refuses_an_unknown_role_and_a_blank_name,
+);

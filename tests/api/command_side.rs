@@ -1,14 +1,14 @@
 //! The command side on PostgreSQL: load, decide, append, with real concurrent clients.
 
 use crate::fixtures::{manual_card, pay, submit, submitted};
-use crate::helpers::{owner_meta, provider_meta, reviewer_meta, TestDb};
+use crate::helpers::{owner_meta, provider_meta, reviewer_meta, TestStore};
 use aggregates::metadata::{Actor, EventMetadata, Role};
 use aggregates::permit::{Permit, PermitCommand, PermitError, RenewalStatus};
 use aggregates::values::Period;
 use cqrs_es::persist::PersistedEventRepository;
 use permit_ledger::error::AppError;
 use permit_ledger::ledger::CommandError;
-use permit_ledger::store::EventLog;
+use permit_ledger::store::{Backend, EventLog};
 use uuid::Uuid;
 
 fn approve(renewal_id: Uuid) -> PermitCommand {
@@ -19,10 +19,8 @@ fn approve(renewal_id: Uuid) -> PermitCommand {
     }
 }
 
-#[tokio::test]
-async fn the_manuals_renewal_runs_from_submission_to_approval() {
-    let db = TestDb::fresh().await;
-    let ledger = db.ledger().await;
+async fn the_manuals_renewal_runs_from_submission_to_approval(t: TestStore) {
+    let ledger = t.ledger.clone();
     let (_, permit_id) = manual_card(&ledger).await;
     let id = permit_id.to_string();
     let renewal_id = submitted(&ledger, permit_id).await;
@@ -58,10 +56,8 @@ async fn the_manuals_renewal_runs_from_submission_to_approval() {
     ));
 }
 
-#[tokio::test]
-async fn every_event_carries_its_typed_metadata() {
-    let db = TestDb::fresh().await;
-    let ledger = db.ledger().await;
+async fn every_event_carries_its_typed_metadata(t: TestStore) {
+    let ledger = t.ledger.clone();
     let (_, permit_id) = manual_card(&ledger).await;
     let meta = EventMetadata {
         actor: Actor::Owner("f00d".into()),
@@ -81,10 +77,10 @@ async fn every_event_carries_its_typed_metadata() {
     assert_eq!(EventMetadata::from_map(&map).unwrap(), meta);
 }
 
-#[tokio::test]
-async fn a_duplicate_payment_notification_appends_nothing_and_answers_the_last_position() {
-    let db = TestDb::fresh().await;
-    let ledger = db.ledger().await;
+async fn a_duplicate_payment_notification_appends_nothing_and_answers_the_last_position(
+    t: TestStore,
+) {
+    let ledger = t.ledger.clone();
     let (_, permit_id) = manual_card(&ledger).await;
     let id = permit_id.to_string();
     let renewal_id = submitted(&ledger, permit_id).await;
@@ -110,10 +106,8 @@ async fn a_duplicate_payment_notification_appends_nothing_and_answers_the_last_p
 }
 
 /// Sixteen owners' devices submit a renewal of one card at the same moment: one wins.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_submissions_on_one_permit_open_exactly_one_renewal() {
-    let db = TestDb::fresh().await;
-    let ledger = db.ledger().await;
+async fn concurrent_submissions_on_one_permit_open_exactly_one_renewal(t: TestStore) {
+    let ledger = t.ledger.clone();
     let (_, permit_id) = manual_card(&ledger).await;
     let mut tasks = Vec::new();
     for _ in 0..16 {
@@ -148,10 +142,8 @@ async fn concurrent_submissions_on_one_permit_open_exactly_one_renewal() {
 }
 
 /// Reviewers race to approve and reject the same paid renewal: exactly one decision stands.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_reviewers_decide_a_renewal_exactly_once() {
-    let db = TestDb::fresh().await;
-    let ledger = db.ledger().await;
+async fn concurrent_reviewers_decide_a_renewal_exactly_once(t: TestStore) {
+    let ledger = t.ledger.clone();
     let (_, permit_id) = manual_card(&ledger).await;
     let id = permit_id.to_string();
     let renewal_id = submitted(&ledger, permit_id).await;
@@ -208,27 +200,13 @@ async fn concurrent_reviewers_decide_a_renewal_exactly_once() {
 /// A writer holds the next sequence of the stream in an open transaction; the command's append
 /// waits on it, then loses when it commits. With retries the command re-decides on the new
 /// state and succeeds; without, it reports a conflict and appends nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lost_race_is_retried_then_reported_as_a_conflict() {
+async fn a_lost_race_is_retried_then_reported_as_a_conflict(t: TestStore) {
+    let (_, permit_id) = manual_card(&t.ledger).await;
     for (attempts, expect_success) in [(3, true), (1, false)] {
-        let db = TestDb::fresh().await;
-        let ledger = db.ledger().await.with_max_attempts(attempts);
-        let (_, permit_id) = manual_card(&ledger).await;
+        let ledger = t.ledger.clone().with_max_attempts(attempts);
         let id = permit_id.to_string();
-        let EventLog::Postgres(pg) = ledger.log();
-        let mut blocker = pg.pool().begin().await.unwrap();
-        sqlx::query(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
-                                 payload, metadata, position)
-             VALUES ('permit', $1, 2, 'VehicleChosen', '1', $2::json, $3::json,
-                     (pg_current_xact_id()::text::bigint << 16) + 1)",
-        )
-        .bind(&id)
-        .bind(r#"{"VehicleChosen":{"plate":"京A66666"}}"#)
-        .bind(serde_json::to_string(&owner_meta().to_map()).unwrap())
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+        let before = ledger.load::<Permit>(&id).await.unwrap().sequence;
+        let blocker = hold_next_sequence(&t, &id, before + 1).await;
         let command = {
             let ledger = ledger.clone();
             let id = id.clone();
@@ -243,21 +221,101 @@ async fn a_lost_race_is_retried_then_reported_as_a_conflict() {
             !command.is_finished(),
             "the append waits on the open writer"
         );
-        blocker.commit().await.unwrap();
+        blocker.commit().await;
         let outcome = command.await.unwrap();
         let events = ledger.load::<Permit>(&id).await.unwrap().events;
         if expect_success {
             let committed = outcome.expect("retried and succeeded");
-            assert_eq!(committed.stored[0].sequence, 3);
-            assert_eq!(events.len(), 3);
+            assert_eq!(committed.stored[0].sequence, before + 2);
+            assert_eq!(events.len() as i64, before + 2);
+            // Cancel it so the next round can submit again.
+            let renewal_id = committed.aggregate.card.unwrap().renewals[0].renewal_id;
+            ledger
+                .execute::<Permit>(
+                    &id,
+                    PermitCommand::CancelRenewal {
+                        renewal_id,
+                        owner: crate::fixtures::holder_phone(),
+                        now: crate::fixtures::at("2022-05-20T02:10:00Z"),
+                    },
+                    &owner_meta(),
+                )
+                .await
+                .unwrap();
         } else {
             assert!(
                 matches!(outcome, Err(CommandError::Conflict { attempts: 1 })),
                 "{outcome:?}"
             );
-            assert_eq!(events.len(), 2, "nothing appended by the loser");
+            assert_eq!(
+                events.len() as i64,
+                before + 1,
+                "nothing appended by the loser"
+            );
             let app: AppError = outcome.unwrap_err().into();
             assert_eq!(app.code(), "busy");
+        }
+    }
+}
+
+/// Another writer that has appended the stream's next event and not yet committed.
+enum Blocker {
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Any>),
+}
+
+impl Blocker {
+    async fn commit(self) {
+        match self {
+            Blocker::Postgres(tx) => tx.commit().await.unwrap(),
+            Blocker::Sqlite(mut conn) => {
+                sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+            }
+        }
+    }
+}
+
+async fn hold_next_sequence(t: &TestStore, id: &str, sequence: i64) -> Blocker {
+    let payload = r#"{"VehicleChosen":{"plate":"京A66666"}}"#;
+    let metadata = serde_json::to_string(&owner_meta().to_map()).unwrap();
+    match t.store.log.clone() {
+        EventLog::Postgres(pg) => {
+            let mut tx = pg.pool().begin().await.unwrap();
+            sqlx::query(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                     event_version, payload, metadata, position)
+                 VALUES ('permit', $1, $2, 'VehicleChosen', '1', $3::json, $4::json,
+                         (pg_current_xact_id()::text::bigint << 16) + 1)",
+            )
+            .bind(id)
+            .bind(sequence)
+            .bind(payload)
+            .bind(&metadata)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            Blocker::Postgres(tx)
+        }
+        EventLog::Sqlite(_) => {
+            // A second connection to the file, like another process writing.
+            let mut conn = t.store.db.read.acquire().await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            sqlx::query(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                     event_version, payload, metadata)
+                 VALUES ('permit', $1, $2, 'VehicleChosen', '1', $3, $4)",
+            )
+            .bind(id)
+            .bind(sequence)
+            .bind(payload)
+            .bind(&metadata)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+            Blocker::Sqlite(conn)
         }
     }
 }
@@ -266,10 +324,12 @@ async fn a_lost_race_is_retried_then_reported_as_a_conflict() {
 /// what the ledger wrote.
 #[tokio::test]
 async fn postgres_es_reads_the_ledgers_events() {
-    let db = TestDb::fresh().await;
-    let ledger = db.ledger().await;
+    let t = TestStore::new(Backend::Postgres).await;
+    let ledger = t.ledger.clone();
     let (_, permit_id) = manual_card(&ledger).await;
-    let EventLog::Postgres(pg) = ledger.log();
+    let EventLog::Postgres(pg) = ledger.log() else {
+        unreachable!()
+    };
     let repo = postgres_es::PostgresEventRepository::new(pg.pool().clone());
     let events = repo
         .get_events::<Permit>(&permit_id.to_string())
@@ -279,5 +339,38 @@ async fn postgres_es_reads_the_ledgers_events() {
     assert_eq!(events[0].event_type, "PermitIssued");
     assert_eq!(events[0].sequence, 1);
     let ours = ledger.load::<Permit>(&permit_id.to_string()).await.unwrap();
+    assert_eq!(events[0].payload, ours.events[0].payload);
+}
+
+crate::on_both_stores!(
+    a_lost_race_is_retried_then_reported_as_a_conflict,
+    the_manuals_renewal_runs_from_submission_to_approval,
+    every_event_carries_its_typed_metadata,
+    a_duplicate_payment_notification_appends_nothing_and_answers_the_last_position,
+    concurrent_submissions_on_one_permit_open_exactly_one_renewal,
+    concurrent_reviewers_decide_a_renewal_exactly_once,
+);
+
+/// The embedded table keeps sqlite-es 0.5's columns, so its repository can read it too.
+#[tokio::test]
+async fn sqlite_es_reads_the_ledgers_events() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let (_, permit_id) = manual_card(&t.ledger).await;
+    let path = permit_ledger::store::sqlite_path(&t.dir.as_ref().unwrap().0);
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let repo = sqlite_es::SqliteEventRepository::new(pool);
+    let events = repo
+        .get_events::<Permit>(&permit_id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, "PermitIssued");
+    let ours = t
+        .ledger
+        .load::<Permit>(&permit_id.to_string())
+        .await
+        .unwrap();
     assert_eq!(events[0].payload, ours.events[0].payload);
 }

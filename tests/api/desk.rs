@@ -1,7 +1,7 @@
 //! The desk: lots, issuing cards, one card per vehicle per lot, holder and vehicle changes.
 
 use crate::fixtures::{d, holder_phone, lot, manual_card, plate};
-use crate::helpers::{admin_meta, TestDb};
+use crate::helpers::{admin_meta, TestStore};
 use aggregates::permit::Permit;
 use aggregates::values::{Period, Phone, Plate};
 use aggregates::vehicle_binding::{binding_id, VehicleBinding};
@@ -32,10 +32,8 @@ async fn events_of(ledger: &Ledger, permit_id: Uuid) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_vehicle_bound_to_a_card_cannot_take_another_card_at_the_same_lot() {
-    let db = TestDb::fresh().await;
-    let ledger = db.ledger().await;
+async fn a_vehicle_bound_to_a_card_cannot_take_another_card_at_the_same_lot(t: TestStore) {
+    let ledger = t.ledger.clone();
     let (lot_id, _) = manual_card(&ledger).await;
     let second = card_at(lot_id, plate());
     let refused = issue_permit(&ledger, second.clone(), &admin_meta()).await;
@@ -54,10 +52,8 @@ async fn a_vehicle_bound_to_a_card_cannot_take_another_card_at_the_same_lot() {
         .expect("another lot is free");
 }
 
-#[tokio::test]
-async fn a_card_cannot_be_issued_at_a_lot_that_does_not_exist() {
-    let db = TestDb::fresh().await;
-    let ledger = db.ledger().await;
+async fn a_card_cannot_be_issued_at_a_lot_that_does_not_exist(t: TestStore) {
+    let ledger = t.ledger.clone();
     let refused = issue_permit(&ledger, card_at(Uuid::new_v4(), plate()), &admin_meta()).await;
     assert!(matches!(
         refused,
@@ -65,10 +61,8 @@ async fn a_card_cannot_be_issued_at_a_lot_that_does_not_exist() {
     ));
 }
 
-#[tokio::test]
-async fn a_refused_issue_leaves_the_vehicle_unbound() {
-    let db = TestDb::fresh().await;
-    let ledger = db.ledger().await;
+async fn a_refused_issue_leaves_the_vehicle_unbound(t: TestStore) {
+    let ledger = t.ledger.clone();
     let lot_id = lot(&ledger).await;
     let mut blank = card_at(lot_id, plate());
     blank.holder_name = "  ".into();
@@ -90,10 +84,8 @@ async fn a_refused_issue_leaves_the_vehicle_unbound() {
         .expect("the vehicle is still free");
 }
 
-#[tokio::test]
-async fn moving_a_card_to_another_vehicle_frees_the_old_one() {
-    let db = TestDb::fresh().await;
-    let ledger = db.ledger().await;
+async fn moving_a_card_to_another_vehicle_frees_the_old_one(t: TestStore) {
+    let ledger = t.ledger.clone();
     let (lot_id, permit_id) = manual_card(&ledger).await;
     let new_plate = Plate::parse("京AD12345").unwrap();
     change_vehicle(&ledger, permit_id, new_plate.clone(), &admin_meta())
@@ -117,10 +109,8 @@ async fn moving_a_card_to_another_vehicle_frees_the_old_one() {
     ));
 }
 
-#[tokio::test]
-async fn the_desk_changes_the_holder_and_the_card_follows() {
-    let db = TestDb::fresh().await;
-    let ledger = db.ledger().await;
+async fn the_desk_changes_the_holder_and_the_card_follows(t: TestStore) {
+    let ledger = t.ledger.clone();
     let (_, permit_id) = manual_card(&ledger).await;
     let new_phone = Phone::parse("13600000000").unwrap();
     change_holder(
@@ -143,3 +133,11 @@ async fn the_desk_changes_the_holder_and_the_card_follows() {
     assert_eq!(card.phone, new_phone);
     assert_ne!(card.phone, holder_phone());
 }
+
+crate::on_both_stores!(
+    a_vehicle_bound_to_a_card_cannot_take_another_card_at_the_same_lot,
+    a_card_cannot_be_issued_at_a_lot_that_does_not_exist,
+    a_refused_issue_leaves_the_vehicle_unbound,
+    moving_a_card_to_another_vehicle_frees_the_old_one,
+    the_desk_changes_the_holder_and_the_card_follows,
+);

@@ -2,10 +2,9 @@
 
 use aggregates::metadata::{Actor, EventMetadata, Role};
 use permit_ledger::ledger::Ledger;
-use permit_ledger::store::{EventLog, PgEventLog};
-use sqlx::postgres::PgPoolOptions;
+use permit_ledger::store::{open, Backend, Store, StoreConfig};
 use sqlx::{Connection, Executor, PgConnection};
-use std::time::Duration;
+use std::path::PathBuf;
 
 /// The server tests create their databases on (`TEST_DATABASE_URL`, default: the machine's).
 pub fn admin_url() -> String {
@@ -36,24 +35,6 @@ impl TestDb {
             name,
         }
     }
-
-    /// The event store on this database, migrated.
-    pub async fn log(&self) -> EventLog {
-        let pool = PgPoolOptions::new()
-            .max_connections(20)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect(&self.url)
-            .await
-            .expect("connect test database");
-        let pg = PgEventLog::from_pool(pool);
-        pg.migrate().await.expect("migrate");
-        EventLog::Postgres(pg)
-    }
-
-    /// A ledger over a fresh, migrated store.
-    pub async fn ledger(&self) -> Ledger {
-        Ledger::new(self.log().await)
-    }
 }
 
 impl Drop for TestDb {
@@ -78,6 +59,106 @@ impl Drop for TestDb {
         })
         .join();
     }
+}
+
+/// A fresh store of either kind for one test, removed at the end.
+pub struct TestStore {
+    pub store: Store,
+    pub ledger: Ledger,
+    /// The PostgreSQL database, when the store is PostgreSQL.
+    pub pg: Option<TestDb>,
+    /// The data directory, when the store is embedded.
+    pub dir: Option<TempDir>,
+}
+
+impl TestStore {
+    /// A fresh, migrated store of the given kind.
+    pub async fn new(backend: Backend) -> Self {
+        let (pg, dir) = match backend {
+            Backend::Postgres => (Some(TestDb::fresh().await), None),
+            Backend::Sqlite => (None, Some(TempDir::new())),
+        };
+        let store = open(&StoreConfig {
+            database_url: pg.as_ref().map(|db| db.url.clone()),
+            data_dir: dir.as_ref().map_or_else(PathBuf::new, |d| d.0.clone()),
+            pool_size: 20,
+        })
+        .await
+        .expect("open test store");
+        Self {
+            ledger: Ledger::new(store.log.clone()),
+            store,
+            pg,
+            dir,
+        }
+    }
+
+    /// The settings that open this same store (for a second process or a restart).
+    pub fn config(&self) -> StoreConfig {
+        StoreConfig {
+            database_url: self.pg.as_ref().map(|db| db.url.clone()),
+            data_dir: self.dir.as_ref().map_or_else(PathBuf::new, |d| d.0.clone()),
+            pool_size: 20,
+        }
+    }
+
+    /// Environment for running the binary on this store.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        match (&self.pg, &self.dir) {
+            (Some(db), _) => vec![("DATABASE_URL", db.url.clone())],
+            (_, Some(dir)) => vec![
+                ("DATABASE_URL", String::new()),
+                ("PERMIT_LEDGER_DATA_DIR", dir.0.display().to_string()),
+            ],
+            _ => unreachable!("a test store is one or the other"),
+        }
+    }
+}
+
+/// A temporary folder, removed at the end.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("pl_test_{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs each named `async fn(TestStore)` against PostgreSQL and against the embedded store:
+/// one conformance suite for both.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    let store = $crate::helpers::TestStore::new(
+                        permit_ledger::store::Backend::Postgres,
+                    )
+                    .await;
+                    super::$name(store).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn embedded() {
+                    let store = $crate::helpers::TestStore::new(
+                        permit_ledger::store::Backend::Sqlite,
+                    )
+                    .await;
+                    super::$name(store).await;
+                }
+            }
+        )+
+    };
 }
 
 /// Metadata for a desk action.

@@ -1,7 +1,7 @@
 //! The PostgreSQL event store: append, load, conflicts, the commit-ordered feed.
 
-use crate::helpers::TestDb;
-use permit_ledger::store::{EventLog, NewEvent, StoreError};
+use crate::helpers::TestStore;
+use permit_ledger::store::{Backend, EventLog, NewEvent, StoreError};
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,10 +17,8 @@ fn event(n: i64) -> NewEvent {
     }
 }
 
-#[tokio::test]
-async fn appended_events_load_back_in_order_with_positions_and_times() {
-    let db = TestDb::fresh().await;
-    let log = db.log().await;
+async fn appended_events_load_back_in_order_with_positions_and_times(t: TestStore) {
+    let log = t.store.log.clone();
     assert!(log.load("test", "a").await.unwrap().is_empty());
     let first = log
         .append("test", "a", 0, &[event(1), event(2)])
@@ -46,10 +44,8 @@ async fn appended_events_load_back_in_order_with_positions_and_times() {
     );
 }
 
-#[tokio::test]
-async fn an_append_at_a_stale_sequence_is_a_conflict_and_writes_nothing() {
-    let db = TestDb::fresh().await;
-    let log = db.log().await;
+async fn an_append_at_a_stale_sequence_is_a_conflict_and_writes_nothing(t: TestStore) {
+    let log = t.store.log.clone();
     log.append("test", "a", 0, &[event(1)]).await.unwrap();
     let stale = log.append("test", "a", 0, &[event(10), event(11)]).await;
     assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
@@ -58,10 +54,8 @@ async fn an_append_at_a_stale_sequence_is_a_conflict_and_writes_nothing() {
     assert_eq!(loaded[0].payload, event(1).payload);
 }
 
-#[tokio::test]
-async fn streams_are_separate_by_type_and_id() {
-    let db = TestDb::fresh().await;
-    let log = db.log().await;
+async fn streams_are_separate_by_type_and_id(t: TestStore) {
+    let log = t.store.log.clone();
     log.append("test", "a", 0, &[event(1)]).await.unwrap();
     log.append("test", "b", 0, &[event(2)]).await.unwrap();
     log.append("other", "a", 0, &[event(3)]).await.unwrap();
@@ -72,27 +66,24 @@ async fn streams_are_separate_by_type_and_id() {
     );
 }
 
-#[tokio::test]
-async fn migrations_apply_once_and_again_harmlessly() {
-    let db = TestDb::fresh().await;
-    let log = db.log().await;
-    let EventLog::Postgres(pg) = &log;
-    pg.migrate()
+async fn migrations_apply_once_and_again_harmlessly(t: TestStore) {
+    // Opening the same store again re-runs the migrator: a no-op.
+    let again = permit_ledger::store::open(&t.config())
         .await
-        .expect("re-running migrations is a no-op");
+        .expect("re-open");
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
-        .fetch_one(pg.pool())
+        .fetch_one(&again.db.read)
         .await
         .unwrap();
     assert!(applied >= 1);
+    again.log.append("test", "a", 0, &[event(1)]).await.unwrap();
+    assert_eq!(t.store.log.load("test", "a").await.unwrap().len(), 1);
 }
 
 /// Writers on many streams at once and a reader following the feed: the reader must end with
 /// every event exactly once, and must never see a position lower than one it saw before.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_feed_never_skips_or_repeats_an_event_under_concurrent_writers() {
-    let db = TestDb::fresh().await;
-    let log = db.log().await;
+async fn the_feed_never_skips_or_repeats_an_event_under_concurrent_writers(t: TestStore) {
+    let log = t.store.log.clone();
     const WRITERS: i64 = 12;
     const APPENDS: i64 = 60;
     let done = Arc::new(AtomicBool::new(false));
@@ -159,9 +150,11 @@ async fn the_feed_never_skips_or_repeats_an_event_under_concurrent_writers() {
 
 #[tokio::test]
 async fn the_feed_does_not_pass_a_writer_that_has_not_committed() {
-    let db = TestDb::fresh().await;
-    let log = db.log().await;
-    let EventLog::Postgres(pg) = &log;
+    let t = TestStore::new(Backend::Postgres).await;
+    let log = t.store.log.clone();
+    let EventLog::Postgres(pg) = &log else {
+        unreachable!()
+    };
     // A writer opens a transaction and takes an xid, then holds it open.
     let mut slow = pg.pool().begin().await.unwrap();
     sqlx::query("SELECT pg_current_xact_id()")
@@ -179,3 +172,11 @@ async fn the_feed_does_not_pass_a_writer_that_has_not_committed() {
     assert_eq!(feed.len(), 1);
     assert_eq!(feed[0].aggregate_id, "fast");
 }
+
+crate::on_both_stores!(
+    migrations_apply_once_and_again_harmlessly,
+    appended_events_load_back_in_order_with_positions_and_times,
+    an_append_at_a_stale_sequence_is_a_conflict_and_writes_nothing,
+    streams_are_separate_by_type_and_id,
+    the_feed_never_skips_or_repeats_an_event_under_concurrent_writers,
+);

@@ -1,0 +1,163 @@
+//! The embedded event store: one SQLite file in WAL mode with full fsync on commit.
+//!
+//! All writes go through one connection, so positions (rowids) are assigned in commit order and
+//! no reader can see a later event before an earlier one. A command's events are one multi-row
+//! INSERT: all or nothing. The UNIQUE (aggregate_type, aggregate_id, sequence) constraint turns
+//! a concurrent append to the same stream into [`StoreError::Conflict`].
+
+use super::{stored_from, NewEvent, StoreError, StoredEvent};
+use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+/// Schema migrations for the embedded store, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+const SELECT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
+     event_version, payload, metadata, recorded_at";
+
+/// The event store on SQLite.
+#[derive(Clone, Debug)]
+pub struct SqliteEventLog {
+    read: AnyPool,
+    write: AnyPool,
+}
+
+impl SqliteEventLog {
+    /// Over a read pool and a single-connection write pool on the same file.
+    pub fn new(read: AnyPool, write: AnyPool) -> Self {
+        Self { read, write }
+    }
+
+    pub(super) async fn load(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {SELECT_COLUMNS} FROM events \
+             WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    pub(super) async fn append(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        expected_sequence: i64,
+        events: &[NewEvent],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let values: Vec<String> = (0..events.len())
+            .map(|i| {
+                let p = i * 7;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata) VALUES {} RETURNING position, recorded_at",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (i, e) in events.iter().enumerate() {
+            query = query
+                .bind(aggregate_type)
+                .bind(aggregate_id)
+                .bind(expected_sequence + 1 + i as i64)
+                .bind(e.event_type.as_str())
+                .bind(e.event_version.as_str())
+                .bind(e.payload.to_string())
+                .bind(e.metadata.to_string());
+        }
+        let rows = query.fetch_all(&self.write).await.map_err(|e| {
+            if StoreError::is_unique_violation(&e) {
+                StoreError::Conflict
+            } else {
+                StoreError::Database(e)
+            }
+        })?;
+        let written = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("position")?,
+                    parse_time(r.try_get("recorded_at")?)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(stored_from(
+            aggregate_type,
+            aggregate_id,
+            expected_sequence,
+            events,
+            written,
+        ))
+    }
+
+    pub(super) async fn read_feed(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {SELECT_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    pub(super) async fn head(&self) -> Result<i64, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM events")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(head.unwrap_or(0))
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+}
+
+fn parse_time(text: String) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Malformed(format!("recorded_at {text:?}: {e}")))
+}
+
+fn decode(row: &AnyRow) -> Result<StoredEvent, StoreError> {
+    let json = |name: &str| -> Result<serde_json::Value, StoreError> {
+        let text: String = row.try_get(name)?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Malformed(format!("{name}: {e}")))
+    };
+    Ok(StoredEvent {
+        position: row.try_get("position")?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: row.try_get("sequence")?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: json("payload")?,
+        metadata: json("metadata")?,
+        recorded_at: parse_time(row.try_get("recorded_at")?)?,
+    })
+}
