@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod ledger;
 pub mod payments;
+pub mod read_side;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -12,6 +12,7 @@ pub mod metadata;
 pub mod permit;
 pub mod phone_verification;
 pub mod staff;
+pub mod upcasting;
 pub mod values;
 pub mod vehicle_binding;
 

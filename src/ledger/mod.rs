@@ -9,11 +9,10 @@
 
 mod committed;
 mod error;
-mod upcasting;
 
+pub use aggregates::upcasting::Upcasters;
 pub use committed::Committed;
 pub use error::CommandError;
-pub use upcasting::Upcasters;
 
 use crate::store::{EventLog, NewEvent, StoreError, StoredEvent};
 use aggregates::metadata::EventMetadata;
@@ -30,6 +29,7 @@ pub struct Ledger {
     log: EventLog,
     upcasters: std::sync::Arc<Upcasters>,
     max_attempts: u32,
+    on_append: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
 }
 
 /// An aggregate as loaded from its stream.
@@ -51,7 +51,14 @@ impl Ledger {
             log,
             upcasters: std::sync::Arc::new(Upcasters::standard()),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            on_append: None,
         }
+    }
+
+    /// The same ledger, calling `hook` after every successful append (to wake readers).
+    pub fn on_append(mut self, hook: std::sync::Arc<dyn Fn() + Send + Sync>) -> Self {
+        self.on_append = Some(hook);
+        self
     }
 
     /// The same ledger, giving up after `attempts` conflicting attempts.
@@ -70,7 +77,11 @@ impl Ledger {
         let events = self.log.load(A::TYPE, aggregate_id).await?;
         let mut aggregate = A::default();
         for stored in &events {
-            aggregate.apply(self.upcasters.decode::<A>(stored)?);
+            aggregate.apply(
+                self.upcasters
+                    .decode::<A>(&stored.as_decodable())
+                    .map_err(|e| StoreError::Malformed(e.to_string()))?,
+            );
         }
         Ok(Loaded {
             aggregate,
@@ -132,12 +143,15 @@ impl Ledger {
                 .await
             {
                 Ok(stored) => {
+                    if let Some(hook) = &self.on_append {
+                        hook();
+                    }
                     return Ok(Committed {
                         aggregate,
                         events,
                         position: stored.last().map(|e| e.position),
                         stored,
-                    })
+                    });
                 }
                 Err(StoreError::Conflict) => {
                     tracing::debug!(aggregate_id, attempt, "append conflict; retrying");

@@ -5,4 +5,5 @@ mod command_side;
 mod desk;
 mod fixtures;
 mod helpers;
+mod read_side;
 mod store;

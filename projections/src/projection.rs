@@ -1,0 +1,89 @@
+//! The contract every read model follows.
+
+use crate::feed::FeedEvent;
+use sqlx::AnyConnection;
+
+/// A read model built from the feed.
+///
+/// Its tables are created per generation (`cards__g1`, …) and read through a view named after
+/// the base table (`cards`), so a rebuild can fill a new generation while the live one keeps
+/// answering, then swap the view in one transaction.
+#[async_trait::async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// Lowercase identifier, e.g. `cards`.
+    fn name(&self) -> &'static str;
+    /// Bump it when the tables or the way events are applied change: the service then
+    /// rebuilds the projection from the start of the feed.
+    fn version(&self) -> i32;
+    /// The base names of the tables it owns; readers query these names.
+    fn tables(&self) -> &'static [&'static str];
+    /// Portable DDL (PostgreSQL and SQLite) creating its tables and indexes; `{name}` stands
+    /// for the physical name of the owned table `name` in the generation being created.
+    fn schema(&self) -> &'static [&'static str];
+    /// Applies one event inside the runner's transaction. Events it does not use are ignored.
+    async fn apply(
+        &self,
+        tx: &mut AnyConnection,
+        tables: &Tables,
+        event: &FeedEvent,
+    ) -> Result<(), ProjectionError>;
+}
+
+/// Physical table names of one generation of a projection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tables {
+    generation: i32,
+}
+
+impl Tables {
+    /// The tables of generation `generation`.
+    pub fn generation(generation: i32) -> Self {
+        Self { generation }
+    }
+
+    /// The generation number.
+    pub fn number(&self) -> i32 {
+        self.generation
+    }
+
+    /// The physical name of the owned table `base` in this generation.
+    pub fn get(&self, base: &str) -> String {
+        format!("{base}__g{}", self.generation)
+    }
+
+    /// `sql` with each `{base}` of `tables` replaced by its physical name.
+    pub fn expand(&self, sql: &str, tables: &[&str]) -> String {
+        tables.iter().fold(sql.to_string(), |sql, base| {
+            sql.replace(&format!("{{{base}}}"), &self.get(base))
+        })
+    }
+}
+
+/// Why an event could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// The view's database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The event could not be read.
+    #[error(transparent)]
+    Decode(#[from] aggregates::upcasting::DecodeError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_the_generations_table_names() {
+        let t = Tables::generation(3);
+        assert_eq!(t.get("cards"), "cards__g3");
+        assert_eq!(
+            t.expand(
+                "CREATE INDEX {cards}_plate ON {cards} (plate); -- {renewals}",
+                &["cards", "renewals"]
+            ),
+            "CREATE INDEX cards__g3_plate ON cards__g3 (plate); -- renewals__g3"
+        );
+    }
+}

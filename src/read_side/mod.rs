@@ -1,0 +1,196 @@
+//! The read side: runs every projection over the global feed, durably and exactly once.
+//!
+//! Each projection has a row in `projection_state` (version, generation, checkpoint position,
+//! lease). One runner per projection, across all instances, holds its lease; it reads the feed
+//! in batches after its checkpoint and applies each batch and the new checkpoint in one
+//! transaction, fenced on its lease and on the old checkpoint, so a batch takes effect exactly
+//! once even if two runners ever overlapped. Appends wake the runners (in-process at once;
+//! other PostgreSQL instances through LISTEN/NOTIFY), with a slow poll as a safety net.
+
+mod lease;
+mod runner;
+mod schema;
+mod state;
+
+pub use state::ProjectionInfo;
+
+use crate::store::{Backend, Store, StoreError};
+use projections::Projection;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Why a read could not wait for its projection.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The projection did not reach the position in time.
+    #[error("the view has not caught up with position {position} yet")]
+    Lagging {
+        /// The position waited for.
+        position: i64,
+    },
+    /// No such projection.
+    #[error("no projection named {0}")]
+    Unknown(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ReadError {
+    fn from(e: sqlx::Error) -> Self {
+        ReadError::Store(StoreError::Database(e))
+    }
+}
+
+/// The projections of this service and their runners.
+pub struct ReadSide {
+    store: Store,
+    projections: Vec<Arc<dyn Projection>>,
+    owner: String,
+    appended: watch::Sender<u64>,
+    checkpoints: HashMap<&'static str, watch::Sender<i64>>,
+    outbox_work: Arc<tokio::sync::Notify>,
+    batch_size: i64,
+}
+
+impl ReadSide {
+    /// The read side over `store` with the given projections.
+    pub fn new(store: Store, projections: Vec<Arc<dyn Projection>>) -> Arc<Self> {
+        let checkpoints = projections
+            .iter()
+            .map(|p| (p.name(), watch::channel(0).0))
+            .collect();
+        Arc::new(Self {
+            store,
+            projections,
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            appended: watch::channel(0).0,
+            checkpoints,
+            outbox_work: Arc::new(tokio::sync::Notify::new()),
+            batch_size: 500,
+        })
+    }
+
+    /// Call after events were appended in this process: wakes the runners at once.
+    pub fn notify_appended(&self) {
+        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Woken whenever a projection committed a batch (the outbox dispatcher waits on it).
+    pub fn outbox_work(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_work.clone()
+    }
+
+    /// The projections, by name.
+    pub fn projection(&self, name: &str) -> Option<&Arc<dyn Projection>> {
+        self.projections.iter().find(|p| p.name() == name)
+    }
+
+    /// Creates missing state rows, tables and views, so reads work before the runners start.
+    pub async fn prepare(&self) -> Result<(), ReadError> {
+        for p in &self.projections {
+            state::ensure(&self.store.db, p.as_ref()).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts one runner per projection (and, on PostgreSQL, the LISTEN task that wakes them
+    /// on other instances' appends). They stop when `shutdown` changes to true.
+    pub fn spawn(self: &Arc<Self>, shutdown: watch::Receiver<bool>) {
+        for p in &self.projections {
+            let this = self.clone();
+            let p = p.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { runner::run(this, p, shutdown).await });
+        }
+        if self.store.backend() == Backend::Postgres {
+            let this = self.clone();
+            tokio::spawn(async move { this.listen(shutdown).await });
+        }
+    }
+
+    async fn listen(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let crate::store::EventLog::Postgres(pg) = &self.store.log else {
+            return;
+        };
+        loop {
+            let listener = async {
+                let mut l = sqlx::postgres::PgListener::connect_with(pg.pool()).await?;
+                l.listen("permit_ledger_events").await?;
+                loop {
+                    l.recv().await?;
+                    self.notify_appended();
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), sqlx::Error>(())
+            };
+            tokio::select! {
+                r = listener => {
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "event listener lost; reconnecting");
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Waits, at most `timeout`, until projection `name` has applied position `position`.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        position: i64,
+        timeout: Duration,
+    ) -> Result<(), ReadError> {
+        let local = self
+            .checkpoints
+            .get(name)
+            .ok_or_else(|| ReadError::Unknown(name.to_string()))?;
+        let mut rx = local.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if *rx.borrow_and_update() >= position
+                || state::position(&self.store.db, name).await? >= position
+            {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ReadError::Lagging { position });
+            }
+            let _ = tokio::time::timeout_at(
+                deadline.min(tokio::time::Instant::now() + Duration::from_millis(20)),
+                rx.changed(),
+            )
+            .await;
+        }
+    }
+
+    /// Name, version, position and lag of every projection.
+    pub async fn list(&self) -> Result<Vec<ProjectionInfo>, ReadError> {
+        let head = self.store.log.head().await?;
+        let mut out = Vec::new();
+        for p in &self.projections {
+            out.push(state::info(&self.store, p.name(), head).await?);
+        }
+        Ok(out)
+    }
+
+    /// Asks for projection `name` to be rebuilt from the start of the feed; the runner holding
+    /// its lease builds a new generation beside the live one and swaps it in when caught up.
+    /// Returns the generation that will replace the current one.
+    pub async fn request_rebuild(&self, name: &str) -> Result<i32, ReadError> {
+        self.projection(name)
+            .ok_or_else(|| ReadError::Unknown(name.to_string()))?;
+        state::request_rebuild(&self.store.db, name).await?;
+        self.notify_appended();
+        Ok(state::generation(&self.store.db, name).await? + 1)
+    }
+
+    /// The current generation of projection `name`.
+    pub async fn generation(&self, name: &str) -> Result<i32, ReadError> {
+        Ok(state::generation(&self.store.db, name).await?)
+    }
+}
