@@ -42,6 +42,17 @@ pub struct StoreArgs {
     pub db_pool: u32,
 }
 
+impl ServeArgs {
+    /// The services' settings.
+    pub fn settings(&self) -> crate::services::Settings {
+        crate::services::Settings {
+            mode: self.mode,
+            codes_per_address: self.codes_per_address,
+            ..Default::default()
+        }
+    }
+}
+
 impl StoreArgs {
     /// The store settings.
     pub fn config(&self) -> crate::store::StoreConfig {
@@ -63,11 +74,52 @@ pub enum Command {
     /// Staff members.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Read models.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+}
+
+/// `projections` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// One projection a line: name, version, position, lag.
+    List {
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild a projection from the start of the feed (online: the live view keeps answering
+    /// until the rebuilt one is swapped in).
+    Rebuild {
+        /// The projection's name.
+        name: String,
+    },
 }
 
 /// `serve` settings.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// `sandbox` (local SMS and payment adapters, /sandbox routes, settable clock) or
+    /// `production`.
+    #[arg(
+        long,
+        env = "PERMIT_LEDGER_MODE",
+        value_enum,
+        default_value = "sandbox",
+        global = true
+    )]
+    pub mode: crate::services::Mode,
+    /// Sandbox mode: start the business clock at this instant (RFC 3339).
+    #[arg(long, env = "PERMIT_LEDGER_SANDBOX_NOW", global = true)]
+    pub sandbox_now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Code requests one client address may make per hour.
+    #[arg(
+        long,
+        env = "PERMIT_LEDGER_CODES_PER_ADDRESS",
+        default_value_t = 600,
+        global = true
+    )]
+    pub codes_per_address: u32,
     /// Address to listen on.
     #[arg(
         long,

@@ -17,6 +17,34 @@ pub enum AppError {
         /// Human text.
         message: String,
     },
+    /// No credentials, or bad ones (401).
+    #[error("{message}")]
+    Unauthenticated {
+        /// Stable code.
+        code: &'static str,
+        /// Human text.
+        message: String,
+    },
+    /// The caller's role may not do this (403).
+    #[error("this needs the {0} role")]
+    Forbidden(&'static str),
+    /// The body is over the limit (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The body's media type is not accepted (415).
+    #[error("{message}")]
+    UnsupportedMedia {
+        /// Stable code.
+        code: &'static str,
+        /// Human text.
+        message: String,
+    },
+    /// The view has not caught up with the position asked for (503).
+    #[error("the view has not caught up with position {0} yet; retry shortly")]
+    Lagging(i64),
+    /// Something unexpected; details are logged, not shown (500).
+    #[error("internal error")]
+    Internal(String),
     /// Concurrent writers kept winning; nothing was appended, the caller may retry.
     #[error("too many concurrent changes to the same record; nothing was changed, try again")]
     Busy,
@@ -44,10 +72,25 @@ impl AppError {
         }
     }
 
+    /// A rule refused the command (409) with a code.
+    pub fn rule(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Refused {
+            code,
+            kind: ErrorKind::Rule,
+            message: message.into(),
+        }
+    }
+
     /// The stable code, for logs and responses.
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Refused { code, .. } => code,
+            AppError::Unauthenticated { code, .. } => code,
+            AppError::Forbidden(_) => "forbidden",
+            AppError::TooLarge(_) => "too_large",
+            AppError::UnsupportedMedia { code, .. } => code,
+            AppError::Lagging(_) => "projection_lagging",
+            AppError::Internal(_) => "internal",
             AppError::Busy => "busy",
             AppError::Store(_) => "store_unavailable",
         }
@@ -70,5 +113,23 @@ impl<E: ErrorCode + std::error::Error> From<CommandError<E>> for AppError {
             CommandError::Conflict { .. } => AppError::Busy,
             CommandError::Store(e) => AppError::Store(e),
         }
+    }
+}
+
+impl From<crate::read_side::ReadError> for AppError {
+    fn from(e: crate::read_side::ReadError) -> Self {
+        match e {
+            crate::read_side::ReadError::Lagging { position } => AppError::Lagging(position),
+            crate::read_side::ReadError::Unknown(name) => {
+                AppError::Internal(format!("unknown projection {name}"))
+            }
+            crate::read_side::ReadError::Store(e) => AppError::Store(e),
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::Store(StoreError::Database(e))
     }
 }

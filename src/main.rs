@@ -1,11 +1,14 @@
 use aggregates::metadata::{Actor, EventMetadata, Role};
 use clap::Parser;
 use permit_ledger::app::staff::add_staff;
-use permit_ledger::cli::{Cli, Command, StaffCommand};
+use permit_ledger::cli::{Cli, Command, ProjectionsCommand, StaffCommand};
 use permit_ledger::ledger::Ledger;
+use permit_ledger::read_side::ReadSide;
+use permit_ledger::services::Services;
 use permit_ledger::startup::{shutdown_signal, Application};
-use permit_ledger::store::{open, sqlite_path, Backend};
+use permit_ledger::store::{open, sqlite_path, Backend, Store};
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -22,13 +25,26 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.store.config();
     let store = open(&config).await?;
-    if store.backend() == Backend::Sqlite {
-        tracing::info!(file = %sqlite_path(&config.data_dir).display(), "embedded store");
-    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let app = Application::build(store, cli.serve.bind).await?;
-            tracing::info!(address = %app.local_addr()?, "serving");
+            let services = Services::build(
+                store.clone(),
+                cli.serve.settings(),
+                &config.data_dir,
+                cli.serve.sandbox_now,
+            )
+            .await?;
+            let app = Application::build(services, cli.serve.bind).await?;
+            let address = app.local_addr()?;
+            match store.backend() {
+                Backend::Sqlite => tracing::info!(
+                    data = %sqlite_path(&config.data_dir).display(),
+                    "embedded store"
+                ),
+                Backend::Postgres => tracing::info!("PostgreSQL store"),
+            }
+            tracing::info!(mode = ?cli.serve.mode, "serving on http://{address}");
+            eprintln!("permit-ledger listening on http://{address}");
             app.run_until(shutdown_signal()).await?;
         }
         Command::Migrate => tracing::info!("migrations applied"),
@@ -41,16 +57,55 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 request_id: format!("cli-{}", uuid::Uuid::new_v4()),
             };
             let roles = roles.into_iter().map(Into::into).collect();
-            let (staff_id, token) = add_staff(
-                &Ledger::new(store.log.clone()),
-                &store.db,
-                name,
-                roles,
-                &meta,
-            )
-            .await?;
+            let ledger = Ledger::new(store.log.clone());
+            let (staff_id, token) = add_staff(&ledger, &store.db, name, roles, &meta).await?;
             tracing::info!(%staff_id, "staff member added");
             println!("{token}");
+        }
+        Command::Projections(command) => projections(store, command).await?,
+    }
+    Ok(())
+}
+
+async fn projections(store: Store, command: ProjectionsCommand) -> anyhow::Result<()> {
+    let read = ReadSide::new(store, projections::all());
+    read.prepare().await?;
+    match command {
+        ProjectionsCommand::List { json } => {
+            let list = read.list().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for p in list {
+                    println!(
+                        "{}\tversion={}\tposition={}\tlag={}{}",
+                        p.name,
+                        p.version,
+                        p.position,
+                        p.lag,
+                        if p.rebuilding { "\trebuilding" } else { "" }
+                    );
+                }
+            }
+        }
+        ProjectionsCommand::Rebuild { name } => {
+            let before = read.generation(&name).await?;
+            read.request_rebuild(&name).await?;
+            // Run the runners here too: if no service holds the projection's lease, this
+            // process does the rebuild; otherwise the service's runner does and this waits.
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            read.spawn(stopped);
+            while read.generation(&name).await? == before {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let _ = stop.send(true);
+            let info = read.list().await?;
+            if let Some(p) = info.iter().find(|p| p.name == name) {
+                println!(
+                    "{}\tversion={}\tposition={}\tlag={}",
+                    p.name, p.version, p.position, p.lag
+                );
+            }
         }
     }
     Ok(())

@@ -1,25 +1,31 @@
-//! Building the service: store, ledger, router, listener.
+//! Building and running the service: services, background workers, router, listener.
 
 use crate::http;
-use crate::ledger::Ledger;
-use crate::store::Store;
+use crate::services::Services;
+use crate::workers;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
 
 /// A built service, listening, not yet serving.
 pub struct Application {
     listener: tokio::net::TcpListener,
-    state: http::AppState,
+    services: Arc<Services>,
 }
 
 impl Application {
-    /// Binds the listener (port 0 picks a free port) over an opened store.
-    pub async fn build(store: Store, bind: SocketAddr) -> Result<Self, std::io::Error> {
+    /// Binds the listener (port 0 picks a free port).
+    pub async fn build(services: Arc<Services>, bind: SocketAddr) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(bind).await?;
-        let state = http::AppState {
-            ledger: Ledger::new(store.log.clone()),
-            db: store.db.clone(),
-        };
-        Ok(Self { listener, state })
+        let address = listener.local_addr()?;
+        if let Some(sandbox) = &services.sandbox_payments {
+            let base = format!("http://{address}");
+            sandbox.set_notify_urls(
+                format!("{base}/api/v1/payments/wechat/notify"),
+                format!("{base}/api/v1/refunds/wechat/notify"),
+            );
+        }
+        Ok(Self { listener, services })
     }
 
     /// The bound address.
@@ -27,14 +33,26 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves.
+    /// The services behind it.
+    pub fn services(&self) -> Arc<Services> {
+        self.services.clone()
+    }
+
+    /// Starts the projections and workers, then serves until `shutdown` resolves.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> Result<(), std::io::Error> {
-        axum::serve(self.listener, http::router(self.state))
+    ) -> std::io::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        self.services.read.spawn(stopped.clone());
+        workers::spawn(self.services.clone(), stopped);
+        let app =
+            http::router(self.services.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        let _ = stop.send(true);
+        result
     }
 }
 

@@ -5,7 +5,9 @@
 --               below (pg_snapshot_xmin(pg_current_snapshot()) << 16), so no reader ever sees a
 --               position and later finds a new event below it. See docs/decisions/0002.
 --   tx_id       the writing transaction (xid8), kept for the check below and for operators.
---   recorded_at when the event was appended (server time, UTC).
+--   recorded_at when the event was appended (UTC, microseconds), set by the writer.
+--   prev_hash   the previous event's hash in this stream (64 zeros for the first).
+--   hash        SHA-256 over the event's canonical encoding and prev_hash (docs/audit.md).
 CREATE TABLE events
 (
     aggregate_type text        NOT NULL,
@@ -18,6 +20,8 @@ CREATE TABLE events
     position       bigint      NOT NULL,
     tx_id          xid8        NOT NULL DEFAULT pg_current_xact_id(),
     recorded_at    timestamptz NOT NULL DEFAULT now(),
+    prev_hash      text        NOT NULL,
+    hash           text        NOT NULL,
     PRIMARY KEY (aggregate_type, aggregate_id, sequence),
     CONSTRAINT events_position_in_tx CHECK ((position >> 16) = (tx_id::text::bigint))
 );

@@ -2,7 +2,9 @@
 --   position    the global position: the rowid, assigned at insert. SQLite has one writer at a
 --               time and the service appends through a single connection, so insert order is
 --               commit order (see docs/decisions/0003).
---   recorded_at append time, UTC, RFC 3339 with milliseconds.
+--   recorded_at append time, UTC, RFC 3339 with microseconds, set by the writer.
+--   prev_hash   the previous event's hash in this stream (64 zeros for the first).
+--   hash        SHA-256 over the event's canonical encoding and prev_hash (docs/audit.md).
 CREATE TABLE events
 (
     position       INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -13,7 +15,9 @@ CREATE TABLE events
     event_version  TEXT    NOT NULL,
     payload        TEXT    NOT NULL,
     metadata       TEXT    NOT NULL,
-    recorded_at    TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    recorded_at    TEXT    NOT NULL,
+    prev_hash      TEXT    NOT NULL,
+    hash           TEXT    NOT NULL,
     UNIQUE (aggregate_type, aggregate_id, sequence)
 ) STRICT;
 

@@ -25,6 +25,10 @@ pub struct FeedEvent {
     pub metadata: Value,
     /// When it was appended.
     pub recorded_at: DateTime<Utc>,
+    /// This event's hash in its stream's chain.
+    pub hash: Option<String>,
+    /// The previous event's hash in the stream (all zeros for the first).
+    pub prev_hash: Option<String>,
 }
 
 impl FeedEvent {

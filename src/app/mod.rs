@@ -2,4 +2,10 @@
 //! actions that touch more than one aggregate (a card and its vehicle's binding).
 
 pub mod desk;
+pub mod lookup;
+pub mod owner;
+pub mod payment_callbacks;
+pub mod photos;
+pub mod review;
+pub mod sessions;
 pub mod staff;

@@ -14,7 +14,7 @@ pub use aggregates::upcasting::Upcasters;
 pub use committed::Committed;
 pub use error::CommandError;
 
-use crate::store::{EventLog, NewEvent, StoreError, StoredEvent};
+use crate::store::{EventLog, NewEvent, StoreError, StoredEvent, GENESIS};
 use aggregates::metadata::EventMetadata;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
@@ -40,6 +40,8 @@ pub struct Loaded<A> {
     pub sequence: i64,
     /// The stream's last position, if any event exists.
     pub position: Option<i64>,
+    /// The stream's last hash ([`GENESIS`] when empty).
+    pub hash: String,
     /// The stored events, oldest first.
     pub events: Vec<StoredEvent>,
 }
@@ -87,6 +89,10 @@ impl Ledger {
             aggregate,
             sequence: events.last().map_or(0, |e| e.sequence),
             position: events.last().map(|e| e.position),
+            hash: events
+                .last()
+                .and_then(|e| e.hash.clone())
+                .unwrap_or_else(|| GENESIS.to_string()),
             events,
         })
     }
@@ -109,6 +115,7 @@ impl Ledger {
                 mut aggregate,
                 sequence,
                 position,
+                hash,
                 ..
             } = self.load::<A>(aggregate_id).await?;
             let sink = EventSink::<A>::default();
@@ -139,7 +146,7 @@ impl Ledger {
                 .collect::<Result<Vec<_>, StoreError>>()?;
             match self
                 .log
-                .append(A::TYPE, aggregate_id, sequence, &new_events)
+                .append(A::TYPE, aggregate_id, sequence, &hash, &new_events)
                 .await
             {
                 Ok(stored) => {

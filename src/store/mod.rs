@@ -4,12 +4,14 @@
 //! PostgreSQL and an embedded SQLite implementation. [`Db`] is the same database seen through
 //! sqlx's `Any` driver, for the side tables, whose SQL is written once for both stores.
 
+mod chain;
 mod db;
 mod open;
 mod postgres;
 mod sqlite;
 mod stored;
 
+pub use chain::{canonical_json, canonical_time, event_hash, Hashed, GENESIS};
 pub use db::{Backend, Db};
 pub use open::{open, sqlite_path, OpenError, Store, StoreConfig};
 pub use postgres::PgEventLog;
@@ -61,29 +63,40 @@ impl EventLog {
         }
     }
 
-    /// Appends events to a stream whose last sequence is `expected_sequence`, in one atomic
-    /// write; [`StoreError::Conflict`] when another writer got there first. Returns the stored
-    /// events with their positions.
+    /// Appends events to a stream whose last sequence is `expected_sequence` and whose last
+    /// hash is `prev_hash` ([`GENESIS`] for a new stream), in one atomic write;
+    /// [`StoreError::Conflict`] when another writer got there first. Returns the stored events
+    /// with their positions and hashes.
     pub async fn append(
         &self,
         aggregate_type: &str,
         aggregate_id: &str,
         expected_sequence: i64,
+        prev_hash: &str,
         events: &[NewEvent],
     ) -> Result<Vec<StoredEvent>, StoreError> {
         if events.is_empty() {
             return Ok(vec![]);
         }
-        match self {
-            EventLog::Postgres(s) => {
-                s.append(aggregate_type, aggregate_id, expected_sequence, events)
-                    .await
-            }
-            EventLog::Sqlite(s) => {
-                s.append(aggregate_type, aggregate_id, expected_sequence, events)
-                    .await
-            }
-        }
+        let rows = chained(
+            aggregate_type,
+            aggregate_id,
+            expected_sequence,
+            prev_hash,
+            events,
+        );
+        let positions = match self {
+            EventLog::Postgres(s) => s.append(&rows).await?,
+            EventLog::Sqlite(s) => s.append(&rows).await?,
+        };
+        Ok(rows
+            .into_iter()
+            .zip(positions)
+            .map(|(mut row, position)| {
+                row.position = position;
+                row
+            })
+            .collect())
     }
 
     /// Up to `limit` events after `position`, in commit order, never past a writer that has not
@@ -112,29 +125,46 @@ impl EventLog {
     }
 }
 
-/// Appended events, in the shape both stores return.
-pub(crate) fn stored_from(
+/// The rows to write: sequences, the append time and the hash chain filled in; positions are
+/// assigned by the store.
+fn chained(
     aggregate_type: &str,
     aggregate_id: &str,
     expected_sequence: i64,
+    prev_hash: &str,
     events: &[NewEvent],
-    mut written: Vec<(i64, chrono::DateTime<chrono::Utc>)>,
 ) -> Vec<StoredEvent> {
-    written.sort_by_key(|(position, _)| *position);
+    let recorded_at = chain::now();
+    let mut prev = prev_hash.to_string();
     events
         .iter()
-        .zip(written)
         .enumerate()
-        .map(|(i, (e, (position, recorded_at)))| StoredEvent {
-            position,
-            aggregate_type: aggregate_type.to_string(),
-            aggregate_id: aggregate_id.to_string(),
-            sequence: expected_sequence + 1 + i as i64,
-            event_type: e.event_type.clone(),
-            event_version: e.event_version.clone(),
-            payload: e.payload.clone(),
-            metadata: e.metadata.clone(),
-            recorded_at,
+        .map(|(i, e)| {
+            let sequence = expected_sequence + 1 + i as i64;
+            let hash = event_hash(&Hashed {
+                aggregate_type,
+                aggregate_id,
+                sequence,
+                event_type: &e.event_type,
+                event_version: &e.event_version,
+                payload: &e.payload,
+                metadata: &e.metadata,
+                recorded_at,
+                prev_hash: &prev,
+            });
+            StoredEvent {
+                position: 0,
+                aggregate_type: aggregate_type.to_string(),
+                aggregate_id: aggregate_id.to_string(),
+                sequence,
+                event_type: e.event_type.clone(),
+                event_version: e.event_version.clone(),
+                payload: e.payload.clone(),
+                metadata: e.metadata.clone(),
+                recorded_at,
+                prev_hash: Some(std::mem::replace(&mut prev, hash.clone())),
+                hash: Some(hash),
+            }
         })
         .collect()
 }

@@ -4,7 +4,7 @@
 //! transaction, so all or none). The primary key (aggregate_type, aggregate_id, sequence) turns
 //! a concurrent append to the same stream into [`StoreError::Conflict`].
 
-use super::{stored_from, NewEvent, StoreError, StoredEvent};
+use super::{StoreError, StoredEvent};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 use std::time::Duration;
@@ -13,16 +13,17 @@ use std::time::Duration;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 const SELECT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
-     event_version, payload::text AS payload, metadata::text AS metadata, recorded_at";
+     event_version, payload::text AS payload, metadata::text AS metadata, recorded_at, \
+     prev_hash, hash";
 
 const APPEND: &str = "
 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
-                    payload, metadata, position)
+                    payload, metadata, recorded_at, prev_hash, hash, position)
 SELECT $1, $2, $3 + t.ord, t.event_type, t.event_version, t.payload::json, t.metadata::json,
-       (pg_current_xact_id()::text::bigint << 16) + t.ord
-  FROM unnest($4::text[], $5::text[], $6::text[], $7::text[])
-       WITH ORDINALITY AS t(event_type, event_version, payload, metadata, ord)
-RETURNING position, recorded_at";
+       $4, t.prev_hash, t.hash, (pg_current_xact_id()::text::bigint << 16) + t.ord
+  FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+       WITH ORDINALITY AS t(event_type, event_version, payload, metadata, prev_hash, hash, ord)
+RETURNING position";
 
 /// The event store on PostgreSQL.
 #[derive(Clone, Debug)]
@@ -78,25 +79,22 @@ impl PgEventLog {
         rows.iter().map(decode).collect()
     }
 
-    pub(super) async fn append(
-        &self,
-        aggregate_type: &str,
-        aggregate_id: &str,
-        expected_sequence: i64,
-        events: &[NewEvent],
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        let versions: Vec<&str> = events.iter().map(|e| e.event_version.as_str()).collect();
-        let payloads: Vec<String> = events.iter().map(|e| e.payload.to_string()).collect();
-        let metadata: Vec<String> = events.iter().map(|e| e.metadata.to_string()).collect();
-        let rows = sqlx::query(APPEND)
-            .bind(aggregate_type)
-            .bind(aggregate_id)
-            .bind(expected_sequence)
-            .bind(&types)
-            .bind(&versions)
-            .bind(&payloads)
-            .bind(&metadata)
+    /// Writes `rows` (one stream, consecutive sequences, chained) in one statement; returns
+    /// their positions in order.
+    pub(super) async fn append(&self, rows: &[StoredEvent]) -> Result<Vec<i64>, StoreError> {
+        let first = &rows[0];
+        let text = |f: fn(&StoredEvent) -> String| rows.iter().map(f).collect::<Vec<String>>();
+        let fetched = sqlx::query(APPEND)
+            .bind(&first.aggregate_type)
+            .bind(&first.aggregate_id)
+            .bind(first.sequence - 1)
+            .bind(first.recorded_at)
+            .bind(text(|r| r.event_type.clone()))
+            .bind(text(|r| r.event_version.clone()))
+            .bind(text(|r| r.payload.to_string()))
+            .bind(text(|r| r.metadata.to_string()))
+            .bind(text(|r| r.prev_hash.clone().unwrap_or_default()))
+            .bind(text(|r| r.hash.clone().unwrap_or_default()))
             .fetch_all(&self.pool)
             .await
             .map_err(|e| {
@@ -106,17 +104,12 @@ impl PgEventLog {
                     StoreError::Database(e)
                 }
             })?;
-        let written = rows
+        let mut positions = fetched
             .iter()
-            .map(|r| Ok((r.try_get("position")?, r.try_get("recorded_at")?)))
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(stored_from(
-            aggregate_type,
-            aggregate_id,
-            expected_sequence,
-            events,
-            written,
-        ))
+            .map(|r| r.try_get::<i64, _>("position"))
+            .collect::<Result<Vec<_>, _>>()?;
+        positions.sort_unstable();
+        Ok(positions)
     }
 
     pub(super) async fn read_feed(
@@ -166,5 +159,7 @@ fn decode(row: &PgRow) -> Result<StoredEvent, StoreError> {
         payload: json("payload")?,
         metadata: json("metadata")?,
         recorded_at: row.try_get("recorded_at")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
     })
 }

@@ -5,7 +5,7 @@
 //! INSERT: all or nothing. The UNIQUE (aggregate_type, aggregate_id, sequence) constraint turns
 //! a concurrent append to the same stream into [`StoreError::Conflict`].
 
-use super::{stored_from, NewEvent, StoreError, StoredEvent};
+use super::{canonical_time, StoreError, StoredEvent};
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -14,7 +14,7 @@ use sqlx::{AnyPool, Row};
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 const SELECT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
-     event_version, payload, metadata, recorded_at";
+     event_version, payload, metadata, recorded_at, prev_hash, hash";
 
 /// The event store on SQLite.
 #[derive(Clone, Debug)]
@@ -46,67 +46,51 @@ impl SqliteEventLog {
         rows.iter().map(decode).collect()
     }
 
-    pub(super) async fn append(
-        &self,
-        aggregate_type: &str,
-        aggregate_id: &str,
-        expected_sequence: i64,
-        events: &[NewEvent],
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        let values: Vec<String> = (0..events.len())
+    /// Writes `rows` (one stream, consecutive sequences, chained) in one statement; returns
+    /// their positions in order.
+    pub(super) async fn append(&self, rows: &[StoredEvent]) -> Result<Vec<i64>, StoreError> {
+        const COLUMNS: usize = 10;
+        let values: Vec<String> = (0..rows.len())
             .map(|i| {
-                let p = i * 7;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7
-                )
+                let params: Vec<String> = (1..=COLUMNS)
+                    .map(|c| format!("${}", i * COLUMNS + c))
+                    .collect();
+                format!("({})", params.join(", "))
             })
             .collect();
         let sql = format!(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-             event_version, payload, metadata) VALUES {} RETURNING position, recorded_at",
+             event_version, payload, metadata, recorded_at, prev_hash, hash) VALUES {} \
+             RETURNING position",
             values.join(", ")
         );
         let mut query = sqlx::query(&sql);
-        for (i, e) in events.iter().enumerate() {
+        for r in rows {
             query = query
-                .bind(aggregate_type)
-                .bind(aggregate_id)
-                .bind(expected_sequence + 1 + i as i64)
-                .bind(e.event_type.as_str())
-                .bind(e.event_version.as_str())
-                .bind(e.payload.to_string())
-                .bind(e.metadata.to_string());
+                .bind(r.aggregate_type.as_str())
+                .bind(r.aggregate_id.as_str())
+                .bind(r.sequence)
+                .bind(r.event_type.as_str())
+                .bind(r.event_version.as_str())
+                .bind(r.payload.to_string())
+                .bind(r.metadata.to_string())
+                .bind(canonical_time(r.recorded_at))
+                .bind(r.prev_hash.clone().unwrap_or_default())
+                .bind(r.hash.clone().unwrap_or_default());
         }
-        let rows = query.fetch_all(&self.write).await.map_err(|e| {
+        let fetched = query.fetch_all(&self.write).await.map_err(|e| {
             if StoreError::is_unique_violation(&e) {
                 StoreError::Conflict
             } else {
                 StoreError::Database(e)
             }
         })?;
-        let written = rows
+        let mut positions = fetched
             .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("position")?,
-                    parse_time(r.try_get("recorded_at")?)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(stored_from(
-            aggregate_type,
-            aggregate_id,
-            expected_sequence,
-            events,
-            written,
-        ))
+            .map(|r| r.try_get::<i64, _>("position"))
+            .collect::<Result<Vec<_>, _>>()?;
+        positions.sort_unstable();
+        Ok(positions)
     }
 
     pub(super) async fn read_feed(
@@ -159,5 +143,7 @@ fn decode(row: &AnyRow) -> Result<StoredEvent, StoreError> {
         payload: json("payload")?,
         metadata: json("metadata")?,
         recorded_at: parse_time(row.try_get("recorded_at")?)?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
     })
 }

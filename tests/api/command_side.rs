@@ -283,9 +283,9 @@ async fn hold_next_sequence(t: &TestStore, id: &str, sequence: i64) -> Blocker {
             let mut tx = pg.pool().begin().await.unwrap();
             sqlx::query(
                 "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
-                                     event_version, payload, metadata, position)
+                                     event_version, payload, metadata, position, prev_hash, hash)
                  VALUES ('permit', $1, $2, 'VehicleChosen', '1', $3::json, $4::json,
-                         (pg_current_xact_id()::text::bigint << 16) + 1)",
+                         (pg_current_xact_id()::text::bigint << 16) + 1, 'x', 'y')",
             )
             .bind(id)
             .bind(sequence)
@@ -305,8 +305,10 @@ async fn hold_next_sequence(t: &TestStore, id: &str, sequence: i64) -> Blocker {
                 .unwrap();
             sqlx::query(
                 "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
-                                     event_version, payload, metadata)
-                 VALUES ('permit', $1, $2, 'VehicleChosen', '1', $3, $4)",
+                                     event_version, payload, metadata, recorded_at, prev_hash,
+                                     hash)
+                 VALUES ('permit', $1, $2, 'VehicleChosen', '1', $3, $4,
+                         '2022-05-20T02:00:00.000000Z', 'x', 'y')",
             )
             .bind(id)
             .bind(sequence)

@@ -1,7 +1,7 @@
 //! The PostgreSQL event store: append, load, conflicts, the commit-ordered feed.
 
 use crate::helpers::TestStore;
-use permit_ledger::store::{Backend, EventLog, NewEvent, StoreError};
+use permit_ledger::store::{Backend, EventLog, NewEvent, StoreError, GENESIS};
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,10 +21,19 @@ async fn appended_events_load_back_in_order_with_positions_and_times(t: TestStor
     let log = t.store.log.clone();
     assert!(log.load("test", "a").await.unwrap().is_empty());
     let first = log
-        .append("test", "a", 0, &[event(1), event(2)])
+        .append("test", "a", 0, GENESIS, &[event(1), event(2)])
         .await
         .unwrap();
-    let second = log.append("test", "a", 2, &[event(3)]).await.unwrap();
+    let second = log
+        .append(
+            "test",
+            "a",
+            2,
+            first[1].hash.as_deref().unwrap(),
+            &[event(3)],
+        )
+        .await
+        .unwrap();
     let loaded = log.load("test", "a").await.unwrap();
     assert_eq!(loaded.len(), 3);
     assert_eq!(
@@ -46,8 +55,12 @@ async fn appended_events_load_back_in_order_with_positions_and_times(t: TestStor
 
 async fn an_append_at_a_stale_sequence_is_a_conflict_and_writes_nothing(t: TestStore) {
     let log = t.store.log.clone();
-    log.append("test", "a", 0, &[event(1)]).await.unwrap();
-    let stale = log.append("test", "a", 0, &[event(10), event(11)]).await;
+    log.append("test", "a", 0, GENESIS, &[event(1)])
+        .await
+        .unwrap();
+    let stale = log
+        .append("test", "a", 0, GENESIS, &[event(10), event(11)])
+        .await;
     assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
     let loaded = log.load("test", "a").await.unwrap();
     assert_eq!(loaded.len(), 1, "no part of a conflicting append is kept");
@@ -56,9 +69,15 @@ async fn an_append_at_a_stale_sequence_is_a_conflict_and_writes_nothing(t: TestS
 
 async fn streams_are_separate_by_type_and_id(t: TestStore) {
     let log = t.store.log.clone();
-    log.append("test", "a", 0, &[event(1)]).await.unwrap();
-    log.append("test", "b", 0, &[event(2)]).await.unwrap();
-    log.append("other", "a", 0, &[event(3)]).await.unwrap();
+    log.append("test", "a", 0, GENESIS, &[event(1)])
+        .await
+        .unwrap();
+    log.append("test", "b", 0, GENESIS, &[event(2)])
+        .await
+        .unwrap();
+    log.append("other", "a", 0, GENESIS, &[event(3)])
+        .await
+        .unwrap();
     assert_eq!(log.load("test", "a").await.unwrap().len(), 1);
     assert_eq!(
         log.load("other", "a").await.unwrap()[0].payload,
@@ -76,7 +95,11 @@ async fn migrations_apply_once_and_again_harmlessly(t: TestStore) {
         .await
         .unwrap();
     assert!(applied >= 1);
-    again.log.append("test", "a", 0, &[event(1)]).await.unwrap();
+    again
+        .log
+        .append("test", "a", 0, GENESIS, &[event(1)])
+        .await
+        .unwrap();
     assert_eq!(t.store.log.load("test", "a").await.unwrap().len(), 1);
 }
 
@@ -122,8 +145,14 @@ async fn the_feed_never_skips_or_repeats_an_event_under_concurrent_writers(t: Te
                 } else {
                     vec![event(i)]
                 };
-                let seq = log.load("test", &id).await.unwrap().len() as i64;
-                log.append("test", &id, seq, &batch).await.unwrap();
+                let stream = log.load("test", &id).await.unwrap();
+                let prev = stream
+                    .last()
+                    .and_then(|e| e.hash.clone())
+                    .unwrap_or_else(|| GENESIS.to_string());
+                log.append("test", &id, stream.len() as i64, &prev, &batch)
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -162,7 +191,9 @@ async fn the_feed_does_not_pass_a_writer_that_has_not_committed() {
         .await
         .unwrap();
     // A later writer commits.
-    log.append("test", "fast", 0, &[event(1)]).await.unwrap();
+    log.append("test", "fast", 0, GENESIS, &[event(1)])
+        .await
+        .unwrap();
     assert!(
         log.read_feed(0, 100).await.unwrap().is_empty(),
         "the committed event waits behind the open writer"

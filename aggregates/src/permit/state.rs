@@ -115,6 +115,28 @@ pub enum CardStatus {
     NotYetValid,
 }
 
+impl CardStatus {
+    /// Whether approved periods `coverage` put a card in force on `today`.
+    pub fn of(coverage: &[Period], today: NaiveDate) -> Self {
+        if coverage.iter().any(|p| p.contains(today)) {
+            CardStatus::Active
+        } else if coverage.iter().all(|p| p.from > today) {
+            CardStatus::NotYetValid
+        } else {
+            CardStatus::Expired
+        }
+    }
+
+    /// The status name used in views.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardStatus::Active => "active",
+            CardStatus::Expired => "expired",
+            CardStatus::NotYetValid => "not_yet_valid",
+        }
+    }
+}
+
 impl Card {
     /// The latest approved period, as the card shows it.
     pub fn validity(&self) -> Period {
@@ -127,13 +149,7 @@ impl Card {
 
     /// Whether the card is in force on `today`.
     pub fn status_on(&self, today: NaiveDate) -> CardStatus {
-        if self.coverage.iter().any(|p| p.contains(today)) {
-            CardStatus::Active
-        } else if self.coverage.iter().all(|p| p.from > today) {
-            CardStatus::NotYetValid
-        } else {
-            CardStatus::Expired
-        }
+        CardStatus::of(&self.coverage, today)
     }
 
     /// Whether approved periods cover all of `period`.

@@ -1,0 +1,383 @@
+//! What owners do on the lot's page (manual steps 1–17): codes, sessions, choosing the vehicle,
+//! renewing with the campus-card photo, cancelling, asking for a refund.
+
+use super::photos::{self, Photo};
+use super::{lookup, sessions};
+use crate::error::AppError;
+use crate::payments::CreateOrder;
+use crate::services::Services;
+use aggregates::lot::Lot;
+use aggregates::metadata::{Actor, EventMetadata, Role};
+use aggregates::permit::{Permit, PermitCommand, PermitError, RenewalTerms};
+use aggregates::phone_verification::{was_verified, PhoneVerification, VerificationCommand};
+use aggregates::values::{Period, Phone, Plate};
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde::Serialize;
+use std::net::IpAddr;
+use uuid::Uuid;
+
+/// An owner acting through a session.
+#[derive(Debug, Clone)]
+pub struct OwnerRef<'a> {
+    /// The verified phone.
+    pub phone: &'a Phone,
+    /// The session's lot.
+    pub lot_id: Uuid,
+    /// The phone's keyed hash.
+    pub phone_hash: &'a str,
+}
+
+/// Event metadata for an owner's command.
+pub fn owner_meta(phone_hash: &str, request_id: &str, correlation: &str) -> EventMetadata {
+    EventMetadata {
+        actor: Actor::Owner(phone_hash.to_string()),
+        role: Role::Owner,
+        correlation_id: correlation.to_string(),
+        causation_id: request_id.to_string(),
+        request_id: request_id.to_string(),
+    }
+}
+
+/// Parses a phone, or 400 `invalid_phone`.
+pub fn parse_phone(text: &str) -> Result<Phone, AppError> {
+    Phone::parse(text).map_err(|e| AppError::invalid("invalid_phone", e.to_string()))
+}
+
+/// Parses a plate, or 400 `invalid_plate`.
+pub fn parse_plate(text: &str) -> Result<Plate, AppError> {
+    Plate::parse(text).map_err(|e| AppError::invalid("invalid_plate", e.to_string()))
+}
+
+/// What the owner is told after asking for a code.
+#[derive(Debug, Serialize)]
+pub struct CodeSent {
+    /// Seconds before another code may be asked for.
+    pub resend_after_s: i64,
+    /// Seconds the code stays valid.
+    pub expires_in_s: i64,
+}
+
+/// The aggregate id of a phone's verification.
+pub fn verification_id(svc: &Services, phone: &Phone) -> String {
+    format!("phone:{}", svc.secrets.phone_hash(phone.as_str()))
+}
+
+async fn lot_name(svc: &Services, lot_id: Uuid) -> Result<String, AppError> {
+    let lot = svc.ledger.load::<Lot>(&lot_id.to_string()).await?;
+    lot.aggregate
+        .registered
+        .map(|l| l.name)
+        .ok_or_else(|| AppError::not_found("no_lot", "no such lot"))
+}
+
+/// Sends a code to `phone` for `lot_id` (manual step 1), within the code limits.
+pub async fn request_code(
+    svc: &Services,
+    lot_id: Uuid,
+    phone: &Phone,
+    address: IpAddr,
+    request_id: &str,
+) -> Result<CodeSent, AppError> {
+    let lot_name = lot_name(svc, lot_id).await?;
+    let now = svc.clock.now();
+    svc.address_limit
+        .check(address, now)
+        .map_err(|retry_after_s| AppError::Refused {
+            code: "address_rate_limited",
+            kind: aggregates::error_code::ErrorKind::RateLimited { retry_after_s },
+            message: "too many code requests from this address; try again later".into(),
+        })?;
+    let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000));
+    let policy = svc.settings.code_policy;
+    let phone_hash = svc.secrets.phone_hash(phone.as_str());
+    let committed = svc
+        .ledger
+        .execute::<PhoneVerification>(
+            &verification_id(svc, phone),
+            VerificationCommand::RequestCode {
+                lot_id,
+                code_digest: svc.secrets.code_digest(phone.as_str(), &code),
+                now,
+                policy,
+            },
+            &owner_meta(&phone_hash, request_id, request_id),
+        )
+        .await?;
+    let message = crate::sms::SmsMessage {
+        id: format!("code:{}", committed.position.unwrap_or_default()),
+        phone: phone.as_str().to_string(),
+        text: projections::texts::code(&lot_name, &code, policy.ttl_s / 60),
+        code: Some(code),
+    };
+    svc.sms
+        .send(message)
+        .await
+        .map_err(|e| AppError::Internal(format!("the code SMS could not be sent: {e}")))?;
+    Ok(CodeSent {
+        resend_after_s: policy.resend_after_s,
+        expires_in_s: policy.ttl_s,
+    })
+}
+
+/// A new session.
+#[derive(Debug, Serialize)]
+pub struct NewSession {
+    /// The bearer token (shown once).
+    pub token: String,
+    /// When it ends.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Checks a typed code; opens a session when it is right.
+pub async fn verify_code(
+    svc: &Services,
+    lot_id: Uuid,
+    phone: &Phone,
+    code: &str,
+    request_id: &str,
+) -> Result<NewSession, AppError> {
+    let invalid = || AppError::Refused {
+        code: "code_invalid",
+        kind: aggregates::error_code::ErrorKind::Unauthorized,
+        message: "the code is invalid or expired".into(),
+    };
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let phone_hash = svc.secrets.phone_hash(phone.as_str());
+    let committed = svc
+        .ledger
+        .execute::<PhoneVerification>(
+            &verification_id(svc, phone),
+            VerificationCommand::VerifyCode {
+                lot_id,
+                guess_digest: svc.secrets.code_digest(phone.as_str(), code),
+                now: svc.clock.now(),
+            },
+            &owner_meta(&phone_hash, request_id, request_id),
+        )
+        .await?;
+    if !was_verified(&committed.events) {
+        return Err(invalid());
+    }
+    let (token, expires_at) =
+        sessions::create(&svc.store.db, phone, lot_id, svc.settings.session_ttl).await?;
+    Ok(NewSession { token, expires_at })
+}
+
+/// The owner's cards carrying `plate` at the session's lot (manual step 2); records the choice.
+pub async fn choose_vehicle(
+    svc: &Services,
+    owner: &OwnerRef<'_>,
+    plate: &Plate,
+    request_id: &str,
+) -> Result<(Vec<Uuid>, Option<i64>), AppError> {
+    let permits = lookup::permits_for_plate(svc, owner.lot_id, plate, owner.phone).await?;
+    if permits.is_empty() {
+        return Err(AppError::not_found(
+            "no_permit",
+            "no card for this vehicle under your phone at this lot",
+        ));
+    }
+    let mut position = None;
+    for permit_id in &permits {
+        let committed = svc
+            .ledger
+            .execute::<Permit>(
+                &permit_id.to_string(),
+                PermitCommand::ChooseVehicle {
+                    plate: plate.clone(),
+                    owner: owner.phone.clone(),
+                },
+                &owner_meta(owner.phone_hash, request_id, request_id),
+            )
+            .await?;
+        position = committed.position.max(position);
+    }
+    Ok((permits, position))
+}
+
+/// A submitted renewal, as answered to the owner.
+#[derive(Debug, Serialize)]
+pub struct SubmittedRenewal {
+    /// The renewal.
+    pub renewal_id: Uuid,
+    /// The season bought.
+    pub period: Period,
+    /// Amount to pay, in fen.
+    pub amount_fen: i64,
+    /// `awaiting_payment`.
+    pub status: &'static str,
+    /// How to pay.
+    pub payment: PaymentInfo,
+    /// The ledger position of the submission.
+    pub position: Option<i64>,
+}
+
+/// The payment order to pay.
+#[derive(Debug, Serialize)]
+pub struct PaymentInfo {
+    /// The order number (`out_trade_no`).
+    pub order_id: String,
+    /// Always `wechat_pay`.
+    pub channel: &'static str,
+    /// The provider's prepay id, when the order was created.
+    pub prepay_id: Option<String>,
+    /// Amount in fen.
+    pub amount_fen: i64,
+    /// When the unpaid order closes.
+    pub pay_by: DateTime<Utc>,
+}
+
+/// Loads a card the owner may act on: held under their phone at their session's lot.
+async fn owned_card(
+    svc: &Services,
+    owner: &OwnerRef<'_>,
+    permit_id: Uuid,
+) -> Result<aggregates::permit::Card, AppError> {
+    let loaded = svc.ledger.load::<Permit>(&permit_id.to_string()).await?;
+    match loaded.aggregate.card {
+        Some(card) if card.lot_id == owner.lot_id && card.phone == *owner.phone => Ok(card),
+        _ => Err(AppError::refused(&PermitError::NotIssued)),
+    }
+}
+
+/// Submits a renewal of `permit_id` with the consent accepted and the photo (steps 3–4), then
+/// creates its payment order.
+pub async fn submit_renewal(
+    svc: &Services,
+    owner: &OwnerRef<'_>,
+    permit_id: Uuid,
+    consent_version: Option<String>,
+    photo: Option<Photo>,
+    request_id: &str,
+) -> Result<SubmittedRenewal, AppError> {
+    let card = owned_card(svc, owner, permit_id).await?;
+    let lot = svc
+        .ledger
+        .load::<Lot>(&card.lot_id.to_string())
+        .await?
+        .aggregate
+        .registered
+        .ok_or_else(|| AppError::not_found("no_lot", "no such lot"))?;
+    let photo_ref = match &photo {
+        Some(p) => Some(photos::store(&svc.store.db, p).await?),
+        None => None,
+    };
+    let now = svc.clock.now();
+    let renewal_id = Uuid::new_v4();
+    let order_id = renewal_id.simple().to_string();
+    let pay_by = now + svc.settings.payment_window;
+    let committed = svc
+        .ledger
+        .execute::<Permit>(
+            &permit_id.to_string(),
+            PermitCommand::SubmitRenewal {
+                renewal_id,
+                owner: owner.phone.clone(),
+                now,
+                today: aggregates::business_time::business_date(now),
+                terms: RenewalTerms {
+                    price: lot.product.price,
+                    calendar: lot.product.calendar,
+                    consent_version: lot.consent.version.clone(),
+                },
+                accepted_consent_version: consent_version,
+                photo: photo_ref,
+                order_id: order_id.clone(),
+                pay_by,
+            },
+            &owner_meta(owner.phone_hash, request_id, &renewal_id.to_string()),
+        )
+        .await?;
+    let renewal = committed
+        .aggregate
+        .card
+        .as_ref()
+        .and_then(|c| c.renewal(renewal_id).cloned())
+        .ok_or_else(|| AppError::Internal("submitted renewal missing".into()))?;
+    let prepay_id = match svc
+        .payments
+        .create_order(CreateOrder {
+            out_trade_no: order_id.clone(),
+            description: format!("{} {}", lot.product.name, renewal.period),
+            amount_fen: renewal.amount.get(),
+            expires_at: Utc::now() + svc.settings.payment_window,
+        })
+        .await
+    {
+        Ok(created) => Some(created.prepay_id),
+        Err(e) => {
+            tracing::warn!(%renewal_id, error = %e, "payment order not created; the owner may retry paying");
+            None
+        }
+    };
+    Ok(SubmittedRenewal {
+        renewal_id,
+        period: renewal.period,
+        amount_fen: renewal.amount.get(),
+        status: "awaiting_payment",
+        payment: PaymentInfo {
+            order_id,
+            channel: "wechat_pay",
+            prepay_id,
+            amount_fen: renewal.amount.get(),
+            pay_by,
+        },
+        position: committed.position,
+    })
+}
+
+async fn renewal_command(
+    svc: &Services,
+    owner: &OwnerRef<'_>,
+    renewal_id: Uuid,
+    request_id: &str,
+    command: PermitCommand,
+) -> Result<Option<i64>, AppError> {
+    let permit_id = lookup::permit_of_renewal(svc, renewal_id).await?;
+    owned_card(svc, owner, permit_id)
+        .await
+        .map_err(|_| AppError::refused(&PermitError::UnknownRenewal))?;
+    let committed = svc
+        .ledger
+        .execute::<Permit>(
+            &permit_id.to_string(),
+            command,
+            &owner_meta(owner.phone_hash, request_id, &renewal_id.to_string()),
+        )
+        .await?;
+    Ok(committed.position)
+}
+
+/// Asks for the money of a rejected renewal back.
+pub async fn request_refund(
+    svc: &Services,
+    owner: &OwnerRef<'_>,
+    renewal_id: Uuid,
+    request_id: &str,
+) -> Result<Option<i64>, AppError> {
+    let command = PermitCommand::RequestRefund {
+        renewal_id,
+        owner: owner.phone.clone(),
+        out_refund_no: format!("R{}", Uuid::new_v4().simple()),
+        now: svc.clock.now(),
+    };
+    renewal_command(svc, owner, renewal_id, request_id, command).await
+}
+
+/// Cancels an unpaid renewal.
+pub async fn cancel(
+    svc: &Services,
+    owner: &OwnerRef<'_>,
+    renewal_id: Uuid,
+    request_id: &str,
+) -> Result<Option<i64>, AppError> {
+    let command = PermitCommand::CancelRenewal {
+        renewal_id,
+        owner: owner.phone.clone(),
+        now: svc.clock.now(),
+    };
+    renewal_command(svc, owner, renewal_id, request_id, command).await
+}

@@ -1,0 +1,106 @@
+//! What a verified payment-provider notification does to the ledger.
+//!
+//! Signature, timestamp window and decryption are checked before this (by the port's
+//! verifier); here the amount and the order are checked by the permit's rules. A duplicate or
+//! replayed notification changes nothing and is acknowledged.
+
+use super::lookup;
+use crate::error::AppError;
+use crate::payments::{PaymentResult, RefundResult, RefundStatus};
+use crate::services::Services;
+use aggregates::metadata::{Actor, EventMetadata, Role};
+use aggregates::permit::{Permit, PermitCommand, RefundFailure};
+use aggregates::values::Fen;
+use uuid::Uuid;
+
+fn provider_meta(request_id: &str, notification_id: &str, renewal_id: Uuid) -> EventMetadata {
+    EventMetadata {
+        actor: Actor::PaymentProvider,
+        role: Role::PaymentProvider,
+        correlation_id: renewal_id.to_string(),
+        causation_id: format!("wechatpay:{notification_id}"),
+        request_id: request_id.to_string(),
+    }
+}
+
+/// Our order numbers are the renewal ids (32 hex digits).
+fn renewal_of_order(out_trade_no: &str) -> Result<Uuid, AppError> {
+    Uuid::try_parse(out_trade_no)
+        .map_err(|_| AppError::not_found("no_renewal", "unknown out_trade_no"))
+}
+
+/// Records a payment; `Ok(None)` when it changed nothing (duplicate) or was not a success.
+pub async fn on_payment(
+    svc: &Services,
+    result: &PaymentResult,
+    request_id: &str,
+) -> Result<Option<i64>, AppError> {
+    if result.trade_state != "SUCCESS" {
+        tracing::info!(out_trade_no = %result.out_trade_no, state = %result.trade_state, "payment notification ignored");
+        return Ok(None);
+    }
+    let renewal_id = renewal_of_order(&result.out_trade_no)?;
+    let permit_id = lookup::permit_of_renewal(svc, renewal_id).await?;
+    let committed = svc
+        .ledger
+        .execute::<Permit>(
+            &permit_id.to_string(),
+            PermitCommand::RecordPayment {
+                renewal_id,
+                transaction_id: result.transaction_id.clone(),
+                amount: Fen(result.amount_total_fen),
+                paid_at: svc.clock.now(),
+            },
+            &provider_meta(request_id, &result.notification_id, renewal_id),
+        )
+        .await?;
+    Ok((!committed.events.is_empty())
+        .then_some(committed.position)
+        .flatten())
+}
+
+/// Records a refund's outcome; `Ok(None)` when it changed nothing.
+pub async fn on_refund(
+    svc: &Services,
+    result: &RefundResult,
+    request_id: &str,
+) -> Result<Option<i64>, AppError> {
+    let renewal_id = renewal_of_order(&result.out_trade_no)?;
+    let permit_id = lookup::permit_of_renewal(svc, renewal_id).await?;
+    let now = svc.clock.now();
+    let command = match result.status {
+        RefundStatus::Success => PermitCommand::RecordRefund {
+            renewal_id,
+            out_refund_no: result.out_refund_no.clone(),
+            refund_id: result.refund_id.clone(),
+            refunded_at: now,
+        },
+        RefundStatus::Closed | RefundStatus::Abnormal => {
+            if result.status == RefundStatus::Abnormal {
+                tracing::error!(%renewal_id, out_refund_no = %result.out_refund_no,
+                    "refund ABNORMAL: staff must pay this back by hand");
+            }
+            PermitCommand::RecordRefundFailure {
+                renewal_id,
+                out_refund_no: result.out_refund_no.clone(),
+                failure: if result.status == RefundStatus::Closed {
+                    RefundFailure::Closed
+                } else {
+                    RefundFailure::Abnormal
+                },
+                at: now,
+            }
+        }
+    };
+    let committed = svc
+        .ledger
+        .execute::<Permit>(
+            &permit_id.to_string(),
+            command,
+            &provider_meta(request_id, &result.notification_id, renewal_id),
+        )
+        .await?;
+    Ok((!committed.events.is_empty())
+        .then_some(committed.position)
+        .flatten())
+}

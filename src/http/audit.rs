@@ -1,0 +1,273 @@
+//! Auditors: a permit's events, its state as of any instant (replayed, no projection), and the
+//! whole feed in commit order.
+
+use super::auth::Auditor;
+use super::error::ApiResult;
+use super::extract::{parse_uuid, AppQuery};
+use super::AppState;
+use crate::error::AppError;
+use crate::services::Services;
+use crate::store::StoredEvent;
+use aggregates::lot::Lot;
+use aggregates::permit::{Permit, PermitEvent};
+use aggregates::upcasting::Upcasters;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/audit/permits/{permit_id}/events",
+            get(permit_events),
+        )
+        .route("/api/v1/audit/permits/{permit_id}/state", get(permit_state))
+        .route("/api/v1/audit/events", get(feed))
+}
+
+/// An event as auditors see it.
+pub fn event_json(e: &StoredEvent) -> Value {
+    let meta = |k: &str| e.metadata.get(k).cloned().unwrap_or(Value::Null);
+    json!({
+        "position": e.position,
+        "aggregate_type": e.aggregate_type,
+        "aggregate_id": e.aggregate_id,
+        "sequence": e.sequence,
+        "event_type": e.event_type,
+        "event_version": e.event_version,
+        "payload": e.payload,
+        "metadata": {
+            "actor": meta("actor"),
+            "role": meta("role"),
+            "correlation_id": meta("correlation_id"),
+            "causation_id": meta("causation_id"),
+            "request_id": meta("request_id"),
+        },
+        "recorded_at": e.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "hash": e.hash,
+        "prev_hash": e.prev_hash,
+    })
+}
+
+/// A permit's history, for reviewers and auditors.
+pub async fn history(svc: &Services, permit_id: &str) -> Result<Vec<Value>, AppError> {
+    let events = svc.store.log.load(Permit::TYPE, permit_id).await?;
+    Ok(events.iter().map(event_json).collect())
+}
+
+async fn permit_events(
+    State(svc): State<AppState>,
+    _auditor: Auditor,
+    Path(permit_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let permit_id = parse_uuid(&permit_id, "no_permit")?.to_string();
+    let events = history(&svc, &permit_id).await?;
+    if events.is_empty() {
+        return Err(AppError::not_found("no_permit", "no such permit").into());
+    }
+    Ok(Json(json!({"events": events})))
+}
+
+#[derive(Deserialize)]
+struct AsOf {
+    as_of: Option<String>,
+}
+
+fn renewal_entry<'a>(
+    renewals: &'a mut [Value],
+    renewal_id: &uuid::Uuid,
+) -> Option<&'a mut Map<String, Value>> {
+    renewals
+        .iter_mut()
+        .find(|r| r["renewal_id"] == json!(renewal_id))
+        .and_then(Value::as_object_mut)
+}
+
+/// Renewals as of the events replayed, with the timestamps and reasons the events carry.
+fn replay_renewals(events: &[PermitEvent]) -> Vec<Value> {
+    let mut renewals: Vec<Value> = Vec::new();
+    let set = |renewals: &mut Vec<Value>, id: &uuid::Uuid, fields: &[(&str, Value)]| {
+        if let Some(r) = renewal_entry(renewals, id) {
+            for (k, v) in fields {
+                r.insert((*k).to_string(), v.clone());
+            }
+        }
+    };
+    for event in events {
+        match event {
+            PermitEvent::RenewalSubmitted {
+                renewal_id,
+                period,
+                amount,
+                order_id,
+                submitted_at,
+                ..
+            } => renewals.push(json!({
+                "renewal_id": renewal_id, "period": period, "amount_fen": amount.get(),
+                "channel": "wechat_pay", "status": "awaiting_payment", "reject_reason": null,
+                "submitted_at": submitted_at, "paid_at": null, "decided_at": null,
+                "refunded_at": null, "order_id": order_id,
+            })),
+            PermitEvent::Paid {
+                renewal_id,
+                paid_at,
+                ..
+            } => set(
+                &mut renewals,
+                renewal_id,
+                &[
+                    ("status", json!("under_review")),
+                    ("paid_at", json!(paid_at)),
+                ],
+            ),
+            PermitEvent::Approved {
+                renewal_id,
+                decided_at,
+                ..
+            } => set(
+                &mut renewals,
+                renewal_id,
+                &[
+                    ("status", json!("approved")),
+                    ("decided_at", json!(decided_at)),
+                ],
+            ),
+            PermitEvent::Rejected {
+                renewal_id,
+                reason,
+                decided_at,
+                ..
+            } => set(
+                &mut renewals,
+                renewal_id,
+                &[
+                    ("status", json!("rejected")),
+                    ("reject_reason", json!(reason)),
+                    ("decided_at", json!(decided_at)),
+                ],
+            ),
+            PermitEvent::RefundRequested { renewal_id, .. } => set(
+                &mut renewals,
+                renewal_id,
+                &[("status", json!("refund_requested"))],
+            ),
+            PermitEvent::Refunded {
+                renewal_id,
+                refunded_at,
+                ..
+            } => set(
+                &mut renewals,
+                renewal_id,
+                &[
+                    ("status", json!("refunded")),
+                    ("refunded_at", json!(refunded_at)),
+                ],
+            ),
+            PermitEvent::RefundFailed { renewal_id, .. } => set(
+                &mut renewals,
+                renewal_id,
+                &[("status", json!("refund_failed"))],
+            ),
+            PermitEvent::RenewalExpiredUnpaid { renewal_id, .. } => set(
+                &mut renewals,
+                renewal_id,
+                &[("status", json!("expired_unpaid"))],
+            ),
+            PermitEvent::RenewalCancelled { renewal_id, .. } => {
+                set(&mut renewals, renewal_id, &[("status", json!("cancelled"))])
+            }
+            _ => {}
+        }
+    }
+    renewals
+}
+
+async fn permit_state(
+    State(svc): State<AppState>,
+    _auditor: Auditor,
+    Path(permit_id): Path<String>,
+    AppQuery(q): AppQuery<AsOf>,
+) -> ApiResult<Json<Value>> {
+    let permit_id = parse_uuid(&permit_id, "no_permit")?.to_string();
+    let as_of: DateTime<Utc> = match q.as_of.as_deref() {
+        None => Utc::now(),
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map_err(|_| AppError::invalid("invalid_query", "as_of must be an RFC 3339 instant"))?
+            .with_timezone(&Utc),
+    };
+    let stored = svc.store.log.load(Permit::TYPE, &permit_id).await?;
+    if stored.is_empty() {
+        return Err(AppError::not_found("no_permit", "no such permit").into());
+    }
+    let upcasters = Upcasters::standard();
+    let mut permit = Permit::default();
+    let mut events = Vec::new();
+    for e in stored.iter().filter(|e| e.recorded_at <= as_of) {
+        let event = upcasters
+            .decode::<Permit>(&e.as_decodable())
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        permit.apply(event.clone());
+        events.push(event);
+    }
+    let Some(card) = permit.card else {
+        return Ok(Json(
+            json!({"permit_id": permit_id, "as_of": as_of, "exists": false}),
+        ));
+    };
+    let lot = svc
+        .ledger
+        .load::<Lot>(&card.lot_id.to_string())
+        .await
+        .map_err(AppError::from)?
+        .aggregate
+        .registered;
+    let validity = card.validity();
+    let today = aggregates::business_time::business_date(as_of);
+    Ok(Json(json!({
+        "permit_id": permit_id,
+        "as_of": as_of,
+        "exists": true,
+        "lot_id": card.lot_id,
+        "lot_name": lot.as_ref().map(|l| l.name.clone()),
+        "product_name": lot.as_ref().map(|l| l.product.name.clone()),
+        "plate": card.plate.as_str(),
+        "holder_name": card.holder_name,
+        "phone": card.phone.as_str(),
+        "phone_masked": card.phone.masked(),
+        "valid_from": validity.from,
+        "valid_to": validity.to,
+        "status": card.status_on(today).as_str(),
+        "renewals": replay_renewals(&events),
+    })))
+}
+
+#[derive(Deserialize)]
+struct FeedQuery {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn feed(
+    State(svc): State<AppState>,
+    _auditor: Auditor,
+    AppQuery(q): AppQuery<FeedQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(AppError::invalid("invalid_query", "limit must be 1–1000").into());
+    }
+    let after = q.after.unwrap_or(0);
+    if after < 0 {
+        return Err(AppError::invalid("invalid_query", "after must not be negative").into());
+    }
+    let events = svc.store.log.read_feed(after, limit).await?;
+    let next_after = events.last().map_or(after, |e| e.position);
+    Ok(Json(json!({
+        "events": events.iter().map(event_json).collect::<Vec<_>>(),
+        "next_after": next_after,
+    })))
+}

@@ -1,0 +1,124 @@
+//! The desk's admin actions: cards issued offline, holder and vehicle changes.
+
+use super::auth::Admin;
+use super::error::ApiResult;
+use super::extract::{parse_uuid, AppJson, RequestInfo};
+use super::AppState;
+use crate::app::desk::{change_holder, change_vehicle, issue_permit, NewPermit};
+use crate::app::owner::{parse_phone, parse_plate};
+use crate::error::AppError;
+use aggregates::metadata::Role;
+use aggregates::values::Period;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/permits", post(issue))
+        .route("/api/v1/admin/permits/{permit_id}/holder", post(holder))
+        .route("/api/v1/admin/permits/{permit_id}/vehicle", post(vehicle))
+}
+
+#[derive(Deserialize)]
+struct IssueBody {
+    lot_id: String,
+    plate: String,
+    holder_name: String,
+    phone: String,
+    valid_from: String,
+    valid_to: String,
+}
+
+fn date(text: &str, field: &str) -> Result<NaiveDate, AppError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| AppError::invalid("invalid_date", format!("{field} must be YYYY-MM-DD")))
+}
+
+async fn issue(
+    State(svc): State<AppState>,
+    Admin(admin): Admin,
+    info: RequestInfo,
+    AppJson(body): AppJson<IssueBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let lot_id: Uuid = body
+        .lot_id
+        .parse()
+        .map_err(|_| AppError::invalid("invalid_input", "lot_id must be a UUID"))?;
+    let validity = Period::new(
+        date(&body.valid_from, "valid_from")?,
+        date(&body.valid_to, "valid_to")?,
+    )
+    .map_err(|e| AppError::invalid("invalid_date", e.to_string()))?;
+    let permit_id = Uuid::new_v4();
+    let position = issue_permit(
+        &svc.ledger,
+        NewPermit {
+            permit_id,
+            lot_id,
+            plate: parse_plate(&body.plate)?,
+            holder_name: body.holder_name,
+            phone: parse_phone(&body.phone)?,
+            validity,
+        },
+        &super::staff_meta(admin.staff_id, Role::Admin, &info),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"permit_id": permit_id, "position": position})),
+    ))
+}
+
+#[derive(Deserialize)]
+struct HolderBody {
+    holder_name: String,
+    phone: String,
+}
+
+async fn holder(
+    State(svc): State<AppState>,
+    Admin(admin): Admin,
+    info: RequestInfo,
+    Path(permit_id): Path<String>,
+    AppJson(body): AppJson<HolderBody>,
+) -> ApiResult<Json<Value>> {
+    let permit_id = parse_uuid(&permit_id, "no_permit")?;
+    let position = change_holder(
+        &svc.ledger,
+        permit_id,
+        body.holder_name,
+        parse_phone(&body.phone)?,
+        &super::staff_meta(admin.staff_id, Role::Admin, &info),
+    )
+    .await?;
+    Ok(Json(json!({"position": position})))
+}
+
+#[derive(Deserialize)]
+struct VehicleBody {
+    plate: String,
+}
+
+async fn vehicle(
+    State(svc): State<AppState>,
+    Admin(admin): Admin,
+    info: RequestInfo,
+    Path(permit_id): Path<String>,
+    AppJson(body): AppJson<VehicleBody>,
+) -> ApiResult<Json<Value>> {
+    let permit_id = parse_uuid(&permit_id, "no_permit")?;
+    let position = change_vehicle(
+        &svc.ledger,
+        permit_id,
+        parse_plate(&body.plate)?,
+        &super::staff_meta(admin.staff_id, Role::Admin, &info),
+    )
+    .await?;
+    Ok(Json(json!({"position": position})))
+}

@@ -1,0 +1,49 @@
+//! Settings the services run with (from flags or the environment; see `cli.rs`).
+
+use aggregates::phone_verification::CodePolicy;
+use std::time::Duration;
+
+/// Sandbox (local adapters, settable clock, `/sandbox` routes) or production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Local SMS and payment adapters; the `/sandbox` routes; a settable business clock.
+    Sandbox,
+    /// Real adapters; refuses to start without their settings.
+    Production,
+}
+
+/// What the services are configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Sandbox or production.
+    pub mode: Mode,
+    /// SMS code limits.
+    pub code_policy: CodePolicy,
+    /// Code requests one client address may make per hour.
+    pub codes_per_address: u32,
+    /// How long an unpaid renewal stays open.
+    pub payment_window: chrono::Duration,
+    /// How long an owner session lasts.
+    pub session_ttl: chrono::Duration,
+    /// Largest accepted campus-card photo, in bytes.
+    pub photo_max_bytes: usize,
+    /// The office's review target (one working day).
+    pub review_target: chrono::Duration,
+    /// How long a read waits for its projection (`?after_position=`).
+    pub read_wait: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Sandbox,
+            code_policy: CodePolicy::default(),
+            codes_per_address: 600,
+            payment_window: chrono::Duration::hours(2),
+            session_ttl: chrono::Duration::days(7),
+            photo_max_bytes: 5 * 1024 * 1024,
+            review_target: chrono::Duration::hours(24),
+            read_wait: Duration::from_secs(5),
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Closes unpaid renewals whose payment window has ended (on the business clock).
+
+use crate::services::Services;
+use aggregates::metadata::{Actor, EventMetadata, Role};
+use aggregates::permit::{Permit, PermitCommand};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+pub(super) async fn run(svc: Arc<Services>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        if let Err(e) = expire_due(&svc).await {
+            tracing::warn!(error = %e, "expiring unpaid renewals failed; retrying");
+        }
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+/// Expires every unpaid renewal past its window; returns how many.
+pub async fn expire_due(svc: &Services) -> Result<usize, crate::error::AppError> {
+    let now = svc.clock.now();
+    let due: Vec<(String, String)> = sqlx::query_as(
+        "SELECT renewal_id, permit_id FROM renewals
+          WHERE status = 'awaiting_payment' AND pay_by <= $1 ORDER BY pay_by LIMIT 200",
+    )
+    .bind(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    .fetch_all(&svc.store.db.read)
+    .await?;
+    let mut expired = 0;
+    for (renewal_id, permit_id) in due {
+        let Ok(renewal_id) = renewal_id.parse::<uuid::Uuid>() else {
+            continue;
+        };
+        let meta = EventMetadata {
+            actor: Actor::System,
+            role: Role::System,
+            correlation_id: renewal_id.to_string(),
+            causation_id: "timer:payment-window".into(),
+            request_id: format!("timer-{}", uuid::Uuid::new_v4()),
+        };
+        match svc
+            .ledger
+            .execute::<Permit>(
+                &permit_id,
+                PermitCommand::ExpireUnpaid { renewal_id, now },
+                &meta,
+            )
+            .await
+        {
+            Ok(c) if !c.events.is_empty() => expired += 1,
+            Ok(_) => {}
+            Err(e) => tracing::debug!(%renewal_id, error = %e, "not expired"),
+        }
+    }
+    Ok(expired)
+}

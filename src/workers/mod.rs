@@ -1,0 +1,18 @@
+//! Background work: the outbox dispatcher (SMS notices, refunds, closing orders) and the timer
+//! that closes unpaid renewals when their payment window ends.
+
+mod expiry;
+mod outbox;
+
+use crate::services::Services;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+pub use expiry::expire_due;
+pub use outbox::dispatch_due;
+
+/// Starts the workers; they stop when `shutdown` turns true.
+pub fn spawn(services: Arc<Services>, shutdown: watch::Receiver<bool>) {
+    tokio::spawn(outbox::run(services.clone(), shutdown.clone()));
+    tokio::spawn(expiry::run(services, shutdown));
+}

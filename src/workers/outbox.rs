@@ -1,0 +1,129 @@
+//! The outbox dispatcher: carries out work the projections enqueued, at least once, with the
+//! outbox row's id as the idempotency key (SMS id, refund number), so the outside party acts
+//! once. Failed attempts back off; after many, the row is marked failed for staff.
+
+use crate::payments::RefundRequest;
+use crate::services::Services;
+use crate::sms::SmsMessage;
+use chrono::{Duration, Utc};
+use projections::outbox::{CLOSE_ORDER, REFUND, SMS};
+use serde_json::Value;
+use sqlx::Row;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+const MAX_ATTEMPTS: i32 = 20;
+
+fn fmt(t: chrono::DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub(super) async fn run(svc: Arc<Services>, mut shutdown: watch::Receiver<bool>) {
+    let work = svc.read.outbox_work();
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        if let Err(e) = dispatch_due(&svc).await {
+            tracing::warn!(error = %e, "outbox dispatch failed; retrying");
+        }
+        tokio::select! {
+            _ = work.notified() => {}
+            _ = shutdown.changed() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+/// Claims and carries out the due rows; returns how many were done.
+pub async fn dispatch_due(svc: &Services) -> Result<usize, sqlx::Error> {
+    let now = Utc::now();
+    // Claim: push the next attempt a minute out, so another instance leaves these alone.
+    let rows = sqlx::query(
+        "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1
+          WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2
+                        ORDER BY created_at LIMIT 50)
+      RETURNING id, kind, payload, attempts",
+    )
+    .bind(fmt(now + Duration::minutes(1)))
+    .bind(fmt(now))
+    .fetch_all(&svc.store.db.write)
+    .await?;
+    let mut done = 0;
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        let kind: String = row.try_get("kind")?;
+        let attempts: i32 = row.try_get("attempts")?;
+        let payload: Value =
+            serde_json::from_str(&row.try_get::<String, _>("payload")?).unwrap_or(Value::Null);
+        match carry_out(svc, &id, &kind, &payload).await {
+            Ok(()) => {
+                sqlx::query("UPDATE outbox SET status = 'done', done_at = $1, last_error = NULL WHERE id = $2")
+                    .bind(fmt(Utc::now()))
+                    .bind(&id)
+                    .execute(&svc.store.db.write)
+                    .await?;
+                done += 1;
+            }
+            Err(error) => {
+                let status = if attempts >= MAX_ATTEMPTS {
+                    "failed"
+                } else {
+                    "pending"
+                };
+                let backoff = Duration::seconds(2i64.pow(attempts.clamp(0, 10) as u32));
+                tracing::warn!(%id, %kind, attempts, %error, "outbox work failed");
+                sqlx::query(
+                    "UPDATE outbox SET status = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4",
+                )
+                .bind(status)
+                .bind(fmt(Utc::now() + backoff))
+                .bind(error)
+                .bind(&id)
+                .execute(&svc.store.db.write)
+                .await?;
+            }
+        }
+    }
+    Ok(done)
+}
+
+async fn carry_out(svc: &Services, id: &str, kind: &str, p: &Value) -> Result<(), String> {
+    let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+    match kind {
+        SMS => svc
+            .sms
+            .send(SmsMessage {
+                id: id.to_string(),
+                phone: text("phone"),
+                text: text("text"),
+                code: None,
+            })
+            .await
+            .map_err(|e| e.to_string()),
+        REFUND => svc
+            .payments
+            .request_refund(RefundRequest {
+                out_trade_no: text("out_trade_no"),
+                out_refund_no: text("out_refund_no"),
+                refund_fen: p["refund_fen"].as_i64().unwrap_or_default(),
+                total_fen: p["total_fen"].as_i64().unwrap_or_default(),
+                reason: "续费审核未通过".into(),
+            })
+            .await
+            .map_err(|e| e.to_string()),
+        CLOSE_ORDER => match svc.payments.close_order(&text("out_trade_no")).await {
+            Ok(()) | Err(crate::payments::ProviderError::UnknownOrder) => Ok(()),
+            Err(crate::payments::ProviderError::AlreadyPaid) => {
+                tracing::error!(out_trade_no = %text("out_trade_no"),
+                    "an order closed by the ledger was paid at the provider: refund it by hand");
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        other => {
+            tracing::error!(kind = other, "unknown outbox work");
+            Ok(())
+        }
+    }
+}
