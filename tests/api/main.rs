@@ -1,9 +1,11 @@
 //! Black-box tests of the service against a real PostgreSQL: one fresh database per test.
 
+mod app;
 mod cli;
 mod command_side;
 mod desk;
 mod fixtures;
 mod helpers;
+mod http_flows;
 mod read_side;
 mod store;
