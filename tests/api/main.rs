@@ -7,5 +7,6 @@ mod desk;
 mod fixtures;
 mod helpers;
 mod http_flows;
+mod http_security;
 mod read_side;
 mod store;
