@@ -86,8 +86,8 @@ pub enum LotError {
     /// No such lot.
     #[error("no such lot")]
     NotRegistered,
-    /// A required text is blank.
-    #[error("{0} must not be blank")]
+    /// A required text is blank or too long.
+    #[error("{0} must not be blank or too long")]
     Blank(&'static str),
     /// The price is not positive.
     #[error("price must be a positive number of fen")]
@@ -134,11 +134,16 @@ pub struct LotState {
     pub consent: Consent,
 }
 
+/// Whether `text` is non-blank and at most `max` characters.
+fn fits(text: &str, max: usize) -> bool {
+    !text.trim().is_empty() && text.chars().count() <= max
+}
+
 fn check_consent(consent: &Consent) -> Result<(), LotError> {
-    if consent.version.trim().is_empty() {
+    if !fits(&consent.version, 50) {
         return Err(LotError::Blank("consent.version"));
     }
-    if consent.text.trim().is_empty() {
+    if !fits(&consent.text, 20_000) {
         return Err(LotError::Blank("consent.text"));
     }
     Ok(())
@@ -156,10 +161,10 @@ impl Lot {
                 if self.registered.is_some() {
                     return Err(LotError::AlreadyRegistered);
                 }
-                if name.trim().is_empty() {
+                if !fits(&name, 100) {
                     return Err(LotError::Blank("name"));
                 }
-                if product.name.trim().is_empty() {
+                if !fits(&product.name, 100) {
                     return Err(LotError::Blank("product.name"));
                 }
                 if product.price.get() <= 0 {
@@ -314,6 +319,29 @@ mod tests {
                 },
             })
             .then_expect_error(LotError::Blank("consent.text"));
+    }
+
+    #[test]
+    fn over_long_names_and_texts_are_refused() {
+        LotTest::with(())
+            .given_no_previous_events()
+            .when(LotCommand::Register {
+                name: "场".repeat(101),
+                product: product(),
+                consent: consent("v1"),
+            })
+            .then_expect_error(LotError::Blank("name"));
+        LotTest::with(())
+            .given_no_previous_events()
+            .when(LotCommand::Register {
+                name: "lot".into(),
+                product: product(),
+                consent: Consent {
+                    version: "v".repeat(51),
+                    text: "t".into(),
+                },
+            })
+            .then_expect_error(LotError::Blank("consent.version"));
     }
 
     #[test]

@@ -96,7 +96,7 @@ impl Staff {
                     return Err(StaffError::AlreadyExists);
                 }
                 let name = name.trim().to_string();
-                if name.is_empty() {
+                if name.is_empty() || name.chars().count() > 100 {
                     return Err(StaffError::NameRequired);
                 }
                 roles.sort_by_key(|r| r.as_str());

@@ -6,6 +6,7 @@ mod command_side;
 mod desk;
 mod fixtures;
 mod helpers;
+mod http_bad_input;
 mod http_flows;
 mod http_security;
 mod read_side;

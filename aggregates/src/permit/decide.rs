@@ -38,9 +38,14 @@ impl Permit {
     }
 }
 
+/// Longest holder name accepted (characters).
+pub const MAX_NAME_CHARS: usize = 50;
+/// Longest rejection reason accepted (characters).
+pub const MAX_REASON_CHARS: usize = 500;
+
 fn non_blank_name(name: &str) -> Result<String, PermitError> {
     let name = name.trim();
-    if name.is_empty() {
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(PermitError::HolderNameRequired);
     }
     Ok(name.to_string())
@@ -160,7 +165,7 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
         } => {
             let renewal = renewal(card, renewal_id)?;
             let reason = reason.trim();
-            if reason.is_empty() {
+            if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
                 return Err(PermitError::ReasonRequired);
             }
             expect_status(renewal, RenewalStatus::UnderReview, "reject")?;

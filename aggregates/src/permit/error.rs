@@ -20,8 +20,8 @@ pub enum PermitError {
     /// No such renewal on this card.
     #[error("no such renewal")]
     UnknownRenewal,
-    /// A blank holder name.
-    #[error("holder name must not be blank")]
+    /// A blank or over-long holder name.
+    #[error("holder name must be 1 to 50 characters")]
     HolderNameRequired,
     /// The desk's change would change nothing.
     #[error("nothing to change")]
@@ -47,8 +47,8 @@ pub enum PermitError {
     /// The renewal was paid by another transaction.
     #[error("the renewal was already paid")]
     AlreadyPaid,
-    /// A reject without a reason.
-    #[error("a reason is required to reject")]
+    /// A reject without a reason (or with one over 500 characters).
+    #[error("a reason of 1 to 500 characters is required to reject")]
     ReasonRequired,
     /// A refund was already asked for or made.
     #[error("a refund was already requested")]

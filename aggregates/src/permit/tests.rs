@@ -949,3 +949,30 @@ fn events_keep_their_stored_names() {
         ]
     );
 }
+
+#[test]
+fn a_holder_name_over_fifty_characters_is_refused() {
+    PermitTest::with(())
+        .given_no_previous_events()
+        .when(PermitCommand::Issue {
+            lot_id: lot(),
+            plate: plate(),
+            holder_name: "王".repeat(51),
+            phone: holder(),
+            validity: period("2021-06-01", "2022-05-31"),
+        })
+        .then_expect_error(PermitError::HolderNameRequired);
+}
+
+#[test]
+fn a_rejection_reason_over_five_hundred_characters_is_refused() {
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1)])
+        .when(PermitCommand::Reject {
+            renewal_id: rid(1),
+            reviewer_id: reviewer(),
+            reason: "糊".repeat(501),
+            now: at("2022-05-21T01:00:00Z"),
+        })
+        .then_expect_error(PermitError::ReasonRequired);
+}
