@@ -7,7 +7,7 @@ use crate::store::{Db, StoreError};
 use chrono::{Duration, Utc};
 
 /// How long a lease lasts without renewal.
-pub(super) const TTL_S: i64 = 10;
+pub(super) const TTL_S: i64 = 6;
 
 /// Takes or renews the lease of projection `name` for `owner`; true when held.
 pub(super) async fn acquire(db: &Db, name: &str, owner: &str) -> Result<bool, StoreError> {

@@ -3,7 +3,9 @@
 mod app;
 mod cli;
 mod command_side;
+mod daily_takings;
 mod desk;
+mod faults;
 mod fixtures;
 mod helpers;
 mod http_bad_input;
