@@ -44,14 +44,21 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
-        self.services.read.spawn(stopped.clone());
+        let runners = self.services.read.spawn(stopped.clone());
         workers::spawn(self.services.clone(), stopped);
         let app =
             http::router(self.services.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
+        // Let the runners finish their batch and release their leases, so another instance
+        // takes over at once rather than when the leases expire.
         let _ = stop.send(true);
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            futures::future::join_all(runners),
+        )
+        .await;
         result
     }
 }

@@ -121,14 +121,14 @@ pub async fn change_vehicle(
     let committed = ledger
         .execute::<Permit>(&permit_id.to_string(), change, meta)
         .await?;
-    ledger
+    let released = ledger
         .execute::<VehicleBinding>(
             &binding_id(card.lot_id, &card.plate),
             BindingCommand::Release { permit_id },
             meta,
         )
         .await?;
-    Ok(committed.position)
+    Ok(committed.position.max(released.position))
 }
 
 /// Changes the holder's name and phone.

@@ -1,17 +1,47 @@
 //! Lookups in the read models that commands need (which card a renewal or a plate belongs to).
+//!
+//! A command may follow the write that created what it looks up (a refund right after the
+//! submission): on a miss, the lookup waits (briefly) for the view to reach the ledger's head
+//! and asks again, so a caller never gets a 404 for something it was just told exists.
 
 use crate::error::AppError;
 use crate::services::Services;
 use aggregates::values::{Phone, Plate};
+use std::time::Duration;
 use uuid::Uuid;
+
+const CATCH_UP: Duration = Duration::from_secs(3);
+
+/// Runs `query` against view `projection`; on an empty answer, waits until the view has caught
+/// up with the ledger's head and runs it once more.
+async fn with_catch_up<T, F, Fut>(svc: &Services, projection: &str, query: F) -> Result<T, AppError>
+where
+    T: Default + PartialEq,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    let first = query().await?;
+    if first != T::default() {
+        return Ok(first);
+    }
+    let head = svc.store.log.head().await?;
+    if svc.read.wait_for(projection, head, CATCH_UP).await.is_err() {
+        return Ok(first);
+    }
+    query().await
+}
 
 /// The card a renewal belongs to, or 404 `no_renewal`.
 pub async fn permit_of_renewal(svc: &Services, renewal_id: Uuid) -> Result<Uuid, AppError> {
-    let permit: Option<String> =
-        sqlx::query_scalar("SELECT permit_id FROM renewals WHERE renewal_id = $1")
-            .bind(renewal_id.to_string())
-            .fetch_optional(&svc.store.db.read)
-            .await?;
+    let permit: Option<String> = with_catch_up(svc, "cards", || async {
+        Ok(
+            sqlx::query_scalar("SELECT permit_id FROM renewals WHERE renewal_id = $1")
+                .bind(renewal_id.to_string())
+                .fetch_optional(&svc.store.db.read)
+                .await?,
+        )
+    })
+    .await?;
     permit
         .and_then(|p| p.parse().ok())
         .ok_or_else(|| AppError::not_found("no_renewal", "no such renewal"))
@@ -24,14 +54,17 @@ pub async fn permits_for_plate(
     plate: &Plate,
     phone: &Phone,
 ) -> Result<Vec<Uuid>, AppError> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT permit_id FROM plate_index WHERE lot_id = $1 AND plate = $2 AND phone = $3
-          ORDER BY permit_id",
-    )
-    .bind(lot_id.to_string())
-    .bind(plate.as_str())
-    .bind(phone.as_str())
-    .fetch_all(&svc.store.db.read)
+    let ids: Vec<String> = with_catch_up(svc, "plate_index", || async {
+        Ok(sqlx::query_scalar(
+            "SELECT permit_id FROM plate_index WHERE lot_id = $1 AND plate = $2 AND phone = $3
+              ORDER BY permit_id",
+        )
+        .bind(lot_id.to_string())
+        .bind(plate.as_str())
+        .bind(phone.as_str())
+        .fetch_all(&svc.store.db.read)
+        .await?)
+    })
     .await?;
     Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
 }

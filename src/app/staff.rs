@@ -5,7 +5,7 @@
 
 use crate::error::AppError;
 use crate::ledger::Ledger;
-use crate::store::{Db, StoreError};
+use crate::store::{Db, EventLog, StoreError};
 use aggregates::metadata::{EventMetadata, Role};
 use aggregates::staff::{Staff, StaffCommand, StaffEvent};
 use rand::RngCore;
@@ -81,6 +81,32 @@ async fn record_credentials(db: &Db, staff_id: Uuid, event: &StaffEvent) -> Resu
     .execute(&db.write)
     .await?;
     Ok(())
+}
+
+/// Restores `staff_credentials` rows missing for StaffAdded events (after a crash between the
+/// event and the row, or after importing a ledger); returns how many were restored.
+pub async fn sync_credentials(log: &EventLog, db: &Db) -> Result<usize, StoreError> {
+    let upcasters = aggregates::upcasting::Upcasters::standard();
+    let mut restored = 0;
+    for stored in log.load_type(<Staff as cqrs_es::Aggregate>::TYPE).await? {
+        let event = upcasters
+            .decode::<Staff>(&stored.as_decodable())
+            .map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let staff_id: Uuid = stored
+            .aggregate_id
+            .parse()
+            .map_err(|_| StoreError::Malformed(format!("staff id {}", stored.aggregate_id)))?;
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT staff_id FROM staff_credentials WHERE staff_id = $1")
+                .bind(staff_id.to_string())
+                .fetch_optional(&db.read)
+                .await?;
+        if known.is_none() {
+            record_credentials(db, staff_id, &event).await?;
+            restored += 1;
+        }
+    }
+    Ok(restored)
 }
 
 /// Looks a bearer token up; `None` when unknown.

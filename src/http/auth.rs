@@ -46,6 +46,13 @@ pub struct Owner {
     pub phone_hash: String,
 }
 
+impl Owner {
+    /// Idempotency keys are the owner's own, per lot.
+    pub fn idempotency_scope(&self) -> String {
+        format!("{}:{}", self.phone_hash, self.lot_id)
+    }
+}
+
 impl FromRequestParts<AppState> for Owner {
     type Rejection = ApiError;
 

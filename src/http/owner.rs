@@ -105,7 +105,7 @@ async fn choose_vehicle(
     let plate = parse_plate(&body.plate)?;
     let key = idempotency::key(&headers)?;
     let digest = idempotency::digest(&[b"vehicles", plate.as_str().as_bytes()]);
-    idempotency::once(&svc, &owner.phone_hash, key, digest, async {
+    idempotency::once(&svc, &owner.idempotency_scope(), key, digest, async {
         let (ids, position) =
             app::choose_vehicle(&svc, &owner_ref(&owner), &plate, &info.request_id).await?;
         let mut permits = Vec::new();
@@ -190,7 +190,7 @@ async fn refund(
     let renewal_id = parse_uuid(&renewal_id, "no_renewal")?;
     let key = idempotency::key(&headers)?;
     let digest = idempotency::digest(&[b"refund", renewal_id.as_bytes()]);
-    idempotency::once(&svc, &owner.phone_hash, key, digest, async {
+    idempotency::once(&svc, &owner.idempotency_scope(), key, digest, async {
         let position =
             app::request_refund(&svc, &owner_ref(&owner), renewal_id, &info.request_id).await?;
         Ok((
@@ -211,7 +211,7 @@ async fn cancel(
     let renewal_id = parse_uuid(&renewal_id, "no_renewal")?;
     let key = idempotency::key(&headers)?;
     let digest = idempotency::digest(&[b"cancel", renewal_id.as_bytes()]);
-    idempotency::once(&svc, &owner.phone_hash, key, digest, async {
+    idempotency::once(&svc, &owner.idempotency_scope(), key, digest, async {
         let position = app::cancel(&svc, &owner_ref(&owner), renewal_id, &info.request_id).await?;
         Ok((
             StatusCode::OK,

@@ -8,6 +8,7 @@ use crate::error::AppError;
 use crate::payments::{Notification, NotifyHeaders};
 use aggregates::error_code::ErrorKind;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -75,8 +76,12 @@ async fn payment(
     State(svc): State<AppState>,
     info: RequestInfo,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return fail(e.status(), e.body_text()),
+    };
     match verify(&svc, &headers, &body) {
         Ok(Notification::Payment(result)) => {
             answer(payment_callbacks::on_payment(&svc, &result, &info.request_id).await)
@@ -92,8 +97,12 @@ async fn refund(
     State(svc): State<AppState>,
     info: RequestInfo,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return fail(e.status(), e.body_text()),
+    };
     match verify(&svc, &headers, &body) {
         Ok(Notification::Refund(result)) => {
             answer(payment_callbacks::on_refund(&svc, &result, &info.request_id).await)

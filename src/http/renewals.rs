@@ -94,6 +94,13 @@ async fn submit(
     })?;
     let photo_max = svc.settings.photo_max_bytes;
     let upload = read_upload(multipart, photo_max).await?;
+    if upload.consent_version.is_none() {
+        return Err(AppError::invalid(
+            "invalid_input",
+            "consent_version is required: accept the consent text first",
+        )
+        .into());
+    }
     let photo: Option<Photo> = match upload.photo {
         None => None,
         Some(bytes) if bytes.is_empty() => None,
@@ -119,7 +126,7 @@ async fn submit(
         lot_id: owner.lot_id,
         phone_hash: &owner.phone_hash,
     };
-    idempotency::once(&svc, &owner.phone_hash, key, digest, async {
+    idempotency::once(&svc, &owner.idempotency_scope(), key, digest, async {
         let submitted = app::submit_renewal(
             &svc,
             &owner_ref,

@@ -97,18 +97,24 @@ impl ReadSide {
     }
 
     /// Starts one runner per projection (and, on PostgreSQL, the LISTEN task that wakes them
-    /// on other instances' appends). They stop when `shutdown` changes to true.
-    pub fn spawn(self: &Arc<Self>, shutdown: watch::Receiver<bool>) {
+    /// on other instances' appends). They stop, releasing their leases, when `shutdown` changes
+    /// to true; await the handles to know they have.
+    pub fn spawn(
+        self: &Arc<Self>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut handles = Vec::new();
         for p in &self.projections {
             let this = self.clone();
             let p = p.clone();
             let shutdown = shutdown.clone();
-            tokio::spawn(async move { runner::run(this, p, shutdown).await });
+            handles.push(tokio::spawn(async move { runner::run(this, p, shutdown).await }));
         }
         if self.store.backend() == Backend::Postgres {
             let this = self.clone();
-            tokio::spawn(async move { this.listen(shutdown).await });
+            handles.push(tokio::spawn(async move { this.listen(shutdown).await }));
         }
+        handles
     }
 
     async fn listen(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {

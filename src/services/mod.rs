@@ -74,6 +74,12 @@ impl Services {
                  see docs/operations.md",
             ));
         }
+        let restored = crate::app::staff::sync_credentials(&store.log, &store.db)
+            .await
+            .map_err(|e| fail(&e))?;
+        if restored > 0 {
+            tracing::info!(restored, "staff credentials restored from the ledger");
+        }
         let secrets = Secrets::load_or_create(&store.db)
             .await
             .map_err(|e| fail(&e))?;

@@ -63,6 +63,15 @@ impl EventLog {
         }
     }
 
+    /// Every event of every stream of one aggregate type, in feed order (for small types such
+    /// as staff).
+    pub async fn load_type(&self, aggregate_type: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        match self {
+            EventLog::Postgres(s) => s.load_type(aggregate_type).await,
+            EventLog::Sqlite(s) => s.load_type(aggregate_type).await,
+        }
+    }
+
     /// Appends events to a stream whose last sequence is `expected_sequence` and whose last
     /// hash is `prev_hash` ([`GENESIS`] for a new stream), in one atomic write;
     /// [`StoreError::Conflict`] when another writer got there first. Returns the stored events

@@ -93,6 +93,17 @@ impl SqliteEventLog {
         Ok(positions)
     }
 
+    pub(super) async fn load_type(&self, aggregate_type: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {SELECT_COLUMNS} FROM events WHERE aggregate_type = $1 ORDER BY position"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(aggregate_type)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
     pub(super) async fn read_feed(
         &self,
         after: i64,

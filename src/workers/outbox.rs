@@ -38,11 +38,14 @@ pub(super) async fn run(svc: Arc<Services>, mut shutdown: watch::Receiver<bool>)
 /// Claims and carries out the due rows; returns how many were done.
 pub async fn dispatch_due(svc: &Services) -> Result<usize, sqlx::Error> {
     let now = Utc::now();
-    // Claim: push the next attempt a minute out, so another instance leaves these alone.
+    // Claim: push the next attempt a minute out, so another instance leaves these alone. The
+    // outer conditions are re-checked on the row another instance may have just claimed
+    // (PostgreSQL re-evaluates them after waiting on its lock), so a row is claimed once.
     let rows = sqlx::query(
         "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1
           WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2
                         ORDER BY created_at LIMIT 50)
+            AND status = 'pending' AND next_attempt_at <= $2
       RETURNING id, kind, payload, attempts",
     )
     .bind(fmt(now + Duration::minutes(1)))

@@ -144,3 +144,37 @@ crate::on_both_stores!(
     staff_add_prints_the_token_alone_and_keeps_only_its_hash,
     staff_add_refuses_an_unknown_role_and_a_blank_name,
 );
+
+/// A staff member whose credentials row is lost (a crash between the event and the row, or a
+/// ledger moved to another store) gets it back from the ledger when the service starts.
+async fn staff_credentials_are_restored_from_the_ledger(t: TestStore) {
+    let meta = crate::helpers::admin_meta();
+    let (_, token) = permit_ledger::app::staff::add_staff(
+        &t.ledger,
+        &t.store.db,
+        "李老师".into(),
+        vec![aggregates::metadata::Role::Reviewer],
+        &meta,
+    )
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM staff_credentials")
+        .execute(&t.store.db.write)
+        .await
+        .unwrap();
+    assert!(authenticate(&t.store.db, &token).await.unwrap().is_none());
+    let restored = permit_ledger::app::staff::sync_credentials(&t.store.log, &t.store.db)
+        .await
+        .unwrap();
+    assert_eq!(restored, 1);
+    let staff = authenticate(&t.store.db, &token).await.unwrap().unwrap();
+    assert_eq!(staff.roles, [aggregates::metadata::Role::Reviewer]);
+    assert_eq!(
+        permit_ledger::app::staff::sync_credentials(&t.store.log, &t.store.db)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+crate::on_both_stores!(staff_credentials_are_restored_from_the_ledger);

@@ -81,7 +81,7 @@ impl TestStore {
         let store = open(&StoreConfig {
             database_url: pg.as_ref().map(|db| db.url.clone()),
             data_dir: dir.as_ref().map_or_else(PathBuf::new, |d| d.0.clone()),
-            pool_size: 20,
+            pool_size: 6,
         })
         .await
         .expect("open test store");
@@ -98,7 +98,7 @@ impl TestStore {
         StoreConfig {
             database_url: self.pg.as_ref().map(|db| db.url.clone()),
             data_dir: self.dir.as_ref().map_or_else(PathBuf::new, |d| d.0.clone()),
-            pool_size: 20,
+            pool_size: 6,
         }
     }
 

@@ -2,7 +2,7 @@
 //! or a bearer token, and every request's log lines carry its request id.
 
 use crate::helpers::TestStore;
-use std::io::Read;
+use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -27,29 +27,18 @@ async fn logs_carry_no_phone_code_or_token(t: TestStore) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        let mut sent = false;
-        loop {
-            match stderr.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    all.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&all).to_string();
-                    if !sent {
-                        if let Some(url) = text.split("listening on ").nth(1) {
-                            let _ =
-                                tx.send(url.lines().next().unwrap_or_default().trim().to_string());
-                            sent = true;
-                        }
-                    }
-                }
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.split("listening on ").nth(1) {
+                let _ = tx.send(url.trim().to_string());
             }
+            all.push_str(&line);
+            all.push('\n');
         }
-        String::from_utf8_lossy(&all).to_string()
+        all
     });
     let base = rx.recv_timeout(Duration::from_secs(60)).unwrap();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
