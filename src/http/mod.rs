@@ -11,6 +11,7 @@ mod lots;
 mod owner;
 mod payments;
 mod renewals;
+mod reports;
 mod review;
 mod sandbox;
 mod views;
@@ -43,12 +44,14 @@ pub fn router(services: AppState) -> Router {
         .merge(payments::routes())
         .merge(review::routes())
         .merge(audit::routes())
+        .merge(reports::routes())
         .layer(DefaultBodyLimit::max(64 * 1024))
         .merge(renewals::routes(services.settings.photo_max_bytes));
     if services.settings.mode == Mode::Sandbox {
         app = app.merge(sandbox::routes());
     }
     app.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -67,6 +70,16 @@ pub fn router(services: AppState) -> Router {
 
 async fn not_found() -> ApiError {
     ApiError(AppError::not_found("not_found", "no such route"))
+}
+
+async fn method_not_allowed() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(serde_json::json!({"error": {"code": "method_not_allowed",
+            "message": "this path does not take that method"}})),
+    )
+        .into_response()
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {

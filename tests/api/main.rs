@@ -8,6 +8,8 @@ mod desk;
 mod faults;
 mod fixtures;
 mod helpers;
+mod load;
+mod privacy;
 mod http_bad_input;
 mod http_flows;
 mod http_security;
