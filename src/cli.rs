@@ -77,6 +77,11 @@ pub enum Command {
     /// Read models.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
+    /// Measure the ledger against the database's own limit (on a fresh store it removes).
+    Bench(crate::bench::BenchArgs),
+    /// Auditing: verify the ledger or an export, export, import, checkpoints (docs/audit.md).
+    #[command(subcommand)]
+    Audit(crate::audit::AuditCommand),
 }
 
 /// `projections` subcommands.

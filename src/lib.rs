@@ -5,6 +5,8 @@
 //! ([`http`]) and the CLI ([`cli`]).
 
 pub mod app;
+pub mod audit;
+pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod http;

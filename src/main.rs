@@ -13,7 +13,13 @@ use std::time::Duration;
 #[tokio::main]
 async fn main() -> ExitCode {
     permit_ledger::telemetry::init();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    if let Some(Command::Audit(command)) = cli.command {
+        // Exit codes of their own (0 verified, 1 problems, 2 failed); `verify --file` needs no
+        // database.
+        return permit_ledger::audit::cli::run(command, &cli.store.config(), cli.serve.mode).await;
+    }
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -23,6 +29,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Bench(args)) = &cli.command {
+        // The bench creates (and removes) stores of its own: open nothing here.
+        return permit_ledger::bench::run_cli(args, &cli.store).await;
+    }
     let config = cli.store.config();
     let store = open(&config).await?;
     match cli.command.unwrap_or(Command::Serve) {
@@ -63,6 +73,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
         }
         Command::Projections(command) => projections(store, command).await?,
+        Command::Bench(_) => {} // run above, before the store is opened
+        Command::Audit(_) => {} // run in main, before the store is opened
     }
     Ok(())
 }

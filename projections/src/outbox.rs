@@ -16,7 +16,24 @@ pub const REFUND: &str = "refund";
 /// Orders to close at the payment provider.
 pub const CLOSE_ORDER: &str = "close_order";
 
-/// Enqueues work caused by `event`, once.
+/// Work caused by events at or below this position was carried out before (a ledger imported
+/// from another store): it is recorded as `skipped`, not done again.
+pub const HORIZON: &str = "outbox_horizon";
+
+/// Sets the horizon (after an import).
+pub async fn set_horizon(db: &sqlx::AnyPool, position: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO service_secrets (name, value) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    .bind(HORIZON)
+    .bind(position.to_string())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Enqueues work caused by `event`, once (and not at all below the import horizon).
 pub async fn enqueue(
     tx: &mut AnyConnection,
     kind: &str,
@@ -28,12 +45,20 @@ pub async fn enqueue(
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     sqlx::query(
         "INSERT INTO outbox (id, kind, payload, status, attempts, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, 'pending', 0, $4, $4) ON CONFLICT (id) DO NOTHING",
+         SELECT $1, $2, $3,
+                CASE WHEN $5 <= coalesce((SELECT CAST(value AS BIGINT) FROM service_secrets
+                                          WHERE name = $6), 0)
+                     THEN 'skipped' ELSE 'pending' END,
+                0, $4, $4
+          WHERE 1 = 1
+         ON CONFLICT (id) DO NOTHING",
     )
     .bind(format!("{kind}:{}", event.position))
     .bind(kind)
     .bind(payload.to_string())
     .bind(at)
+    .bind(event.position)
+    .bind(HORIZON)
     .execute(&mut *tx)
     .await?;
     Ok(())

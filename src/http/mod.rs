@@ -8,6 +8,7 @@ mod extract;
 mod health;
 mod idempotency;
 mod lots;
+mod openapi;
 mod owner;
 mod payments;
 mod renewals;
@@ -45,6 +46,7 @@ pub fn router(services: AppState) -> Router {
         .merge(review::routes())
         .merge(audit::routes())
         .merge(reports::routes())
+        .merge(openapi::routes())
         .layer(DefaultBodyLimit::max(64 * 1024))
         .merge(renewals::routes(services.settings.photo_max_bytes));
     if services.settings.mode == Mode::Sandbox {

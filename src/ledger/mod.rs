@@ -7,6 +7,7 @@
 //! [`CommandError::Conflict`]. Two concurrent commands on one permit therefore never both
 //! succeed when the rules allow only one: the loser re-decides on the winner's events.
 
+mod cache;
 mod committed;
 mod error;
 
@@ -30,7 +31,11 @@ pub struct Ledger {
     upcasters: std::sync::Arc<Upcasters>,
     max_attempts: u32,
     on_append: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+    cache: std::sync::Arc<cache::AggregateCache>,
 }
+
+/// Streams whose last written state this process keeps, to skip their load.
+pub const DEFAULT_CACHE_CAPACITY: usize = 20_000;
 
 /// An aggregate as loaded from its stream.
 pub struct Loaded<A> {
@@ -54,7 +59,14 @@ impl Ledger {
             upcasters: std::sync::Arc::new(Upcasters::standard()),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             on_append: None,
+            cache: std::sync::Arc::new(cache::AggregateCache::new(DEFAULT_CACHE_CAPACITY)),
         }
+    }
+
+    /// The same ledger with a cache of `capacity` streams (0 turns it off).
+    pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache = std::sync::Arc::new(cache::AggregateCache::new(capacity));
+        self
     }
 
     /// The same ledger, calling `hook` after every successful append (to wake readers).
@@ -105,25 +117,46 @@ impl Ledger {
         metadata: &EventMetadata,
     ) -> Result<Committed<A>, CommandError<A::Error>>
     where
-        A: Aggregate<Services = ()>,
+        A: Aggregate<Services = ()> + Clone + 'static,
         A::Command: Clone,
     {
         let metadata = serde_json::to_value(metadata.to_map())
             .map_err(|e| StoreError::Malformed(e.to_string()))?;
-        for attempt in 1..=self.max_attempts {
-            let Loaded {
+        let mut attempt = 0;
+        let mut trust_cache = true;
+        while attempt < self.max_attempts {
+            let cached = if trust_cache {
+                self.cache.get::<A>(A::TYPE, aggregate_id)
+            } else {
+                None
+            };
+            let from_cache = cached.is_some();
+            let cache::Entry {
                 mut aggregate,
                 sequence,
                 position,
                 hash,
-                ..
-            } = self.load::<A>(aggregate_id).await?;
+            } = match cached {
+                Some(entry) => entry,
+                None => {
+                    let loaded = self.load::<A>(aggregate_id).await?;
+                    cache::Entry {
+                        aggregate: loaded.aggregate,
+                        sequence: loaded.sequence,
+                        position: loaded.position,
+                        hash: loaded.hash,
+                    }
+                }
+            };
             let sink = EventSink::<A>::default();
-            aggregate
-                .handle(command.clone(), &(), &sink)
-                .await
-                .map_err(CommandError::Rejected)?;
+            let decided = aggregate.handle(command.clone(), &(), &sink).await;
             let events = sink.collect().await;
+            if from_cache && (decided.is_err() || events.is_empty()) {
+                // Confirm a refusal or a no-op on the stream as stored.
+                trust_cache = false;
+                continue;
+            }
+            decided.map_err(CommandError::Rejected)?;
             if events.is_empty() {
                 return Ok(Committed {
                     aggregate,
@@ -132,6 +165,7 @@ impl Ledger {
                     position,
                 });
             }
+            attempt += 1;
             let new_events = events
                 .iter()
                 .map(|event| {
@@ -153,6 +187,18 @@ impl Ledger {
                     if let Some(hook) = &self.on_append {
                         hook();
                     }
+                    if let Some(last) = stored.last() {
+                        self.cache.put(
+                            A::TYPE,
+                            aggregate_id,
+                            cache::Entry {
+                                aggregate: aggregate.clone(),
+                                sequence: last.sequence,
+                                position: Some(last.position),
+                                hash: last.hash.clone().unwrap_or_default(),
+                            },
+                        );
+                    }
                     return Ok(Committed {
                         aggregate,
                         events,
@@ -162,9 +208,14 @@ impl Ledger {
                 }
                 Err(StoreError::Conflict) => {
                     tracing::debug!(aggregate_id, attempt, "append conflict; retrying");
+                    self.cache.forget(A::TYPE, aggregate_id);
+                    trust_cache = false;
                     tokio::time::sleep(backoff(attempt)).await;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    self.cache.forget(A::TYPE, aggregate_id);
+                    return Err(e.into());
+                }
             }
         }
         Err(CommandError::Conflict {

@@ -52,6 +52,7 @@ pub struct ReadSide {
     appended: watch::Sender<u64>,
     checkpoints: HashMap<&'static str, watch::Sender<i64>>,
     outbox_work: Arc<tokio::sync::Notify>,
+    notify_peers: Arc<tokio::sync::Notify>,
     batch_size: i64,
 }
 
@@ -69,12 +70,19 @@ impl ReadSide {
             appended: watch::channel(0).0,
             checkpoints,
             outbox_work: Arc::new(tokio::sync::Notify::new()),
+            notify_peers: Arc::new(tokio::sync::Notify::new()),
             batch_size: 500,
         })
     }
 
-    /// Call after events were appended in this process: wakes the runners at once.
+    /// Call after events were appended in this process: wakes the runners at once, and (on
+    /// PostgreSQL) the other instances' runners through one coalesced NOTIFY.
     pub fn notify_appended(&self) {
+        self.wake_local();
+        self.notify_peers.notify_one();
+    }
+
+    fn wake_local(&self) {
         self.appended.send_modify(|n| *n = n.wrapping_add(1));
     }
 
@@ -108,13 +116,40 @@ impl ReadSide {
             let this = self.clone();
             let p = p.clone();
             let shutdown = shutdown.clone();
-            handles.push(tokio::spawn(async move { runner::run(this, p, shutdown).await }));
+            handles.push(tokio::spawn(
+                async move { runner::run(this, p, shutdown).await },
+            ));
         }
         if self.store.backend() == Backend::Postgres {
             let this = self.clone();
-            handles.push(tokio::spawn(async move { this.listen(shutdown).await }));
+            let stop = shutdown.clone();
+            handles.push(tokio::spawn(async move { this.listen(stop).await }));
+            let this = self.clone();
+            handles.push(tokio::spawn(async move { this.tell_peers(shutdown).await }));
         }
         handles
+    }
+
+    /// Sends `NOTIFY permit_ledger_events` after this instance's appends, at most one every few
+    /// milliseconds and outside the appends' transactions (a NOTIFY inside them would serialise
+    /// their commits).
+    async fn tell_peers(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let crate::store::EventLog::Postgres(pg) = &self.store.log else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = self.notify_peers.notified() => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(e) = sqlx::query("SELECT pg_notify('permit_ledger_events', '')")
+                .execute(pg.pool())
+                .await
+            {
+                tracing::debug!(error = %e, "could not notify other instances");
+            }
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
     }
 
     async fn listen(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
@@ -127,7 +162,7 @@ impl ReadSide {
                 l.listen("permit_ledger_events").await?;
                 loop {
                     l.recv().await?;
-                    self.notify_appended();
+                    self.wake_local();
                 }
                 #[allow(unreachable_code)]
                 Ok::<(), sqlx::Error>(())

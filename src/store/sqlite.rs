@@ -93,7 +93,10 @@ impl SqliteEventLog {
         Ok(positions)
     }
 
-    pub(super) async fn load_type(&self, aggregate_type: &str) -> Result<Vec<StoredEvent>, StoreError> {
+    pub(super) async fn load_type(
+        &self,
+        aggregate_type: &str,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let sql = format!(
             "SELECT {SELECT_COLUMNS} FROM events WHERE aggregate_type = $1 ORDER BY position"
         );

@@ -14,5 +14,9 @@ pub use outbox::dispatch_due;
 /// Starts the workers; they stop when `shutdown` turns true.
 pub fn spawn(services: Arc<Services>, shutdown: watch::Receiver<bool>) {
     tokio::spawn(outbox::run(services.clone(), shutdown.clone()));
+    tokio::spawn(crate::audit::worker::run(
+        services.clone(),
+        shutdown.clone(),
+    ));
     tokio::spawn(expiry::run(services, shutdown));
 }

@@ -1,6 +1,8 @@
 //! Black-box tests of the service against a real PostgreSQL: one fresh database per test.
 
 mod app;
+mod audit;
+mod bench;
 mod cli;
 mod command_side;
 mod daily_takings;
@@ -8,10 +10,11 @@ mod desk;
 mod faults;
 mod fixtures;
 mod helpers;
-mod load;
-mod privacy;
 mod http_bad_input;
 mod http_flows;
 mod http_security;
+mod load;
+mod openapi;
+mod privacy;
 mod read_side;
 mod store;

@@ -31,7 +31,10 @@ async fn logs_carry_no_phone_code_or_token(t: TestStore) {
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
         let mut all = String::new();
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             if let Some(url) = line.split("listening on ").nth(1) {
                 let _ = tx.send(url.trim().to_string());
             }
