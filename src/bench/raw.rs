@@ -92,10 +92,20 @@ pub(crate) async fn prepare(store: &Store) -> anyhow::Result<()> {
                 .await
                 .context("create the raw scratch table")?;
             }
+            // The NOTIFY-per-append design the service used before migration 0004, kept here to
+            // show what it cost.
+            sqlx::query(
+                "CREATE OR REPLACE FUNCTION bench_notify_events() RETURNS trigger AS $$ \
+                 BEGIN PERFORM pg_notify('permit_ledger_bench', ''); RETURN NULL; END; \
+                 $$ LANGUAGE plpgsql",
+            )
+            .execute(&pool)
+            .await
+            .context("create the raw scratch notify function")?;
             sqlx::query(&format!(
                 "CREATE OR REPLACE TRIGGER {RAW_NOTIFY_TABLE}_notify AFTER INSERT ON \
                  {RAW_NOTIFY_TABLE} FOR EACH STATEMENT \
-                 EXECUTE FUNCTION permit_ledger_notify_events()"
+                 EXECUTE FUNCTION bench_notify_events()"
             ))
             .execute(&pool)
             .await
