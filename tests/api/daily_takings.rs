@@ -300,24 +300,7 @@ async fn a_rebuild_of_just_this_projection_gives_the_same_figures(backend: Backe
     assert!(takings.position >= last);
 }
 
-macro_rules! on_both {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn postgres() {
-                    super::$name(permit_ledger::store::Backend::Postgres).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn embedded() {
-                    super::$name(permit_ledger::store::Backend::Sqlite).await;
-                }
-            }
-        )+
-    };
-}
-
-on_both!(
+crate::on_both_backends!(
     the_report_shows_each_days_takings_and_refunds_exactly,
     only_admins_read_it_and_bad_queries_are_refused,
     a_rebuild_of_just_this_projection_gives_the_same_figures,

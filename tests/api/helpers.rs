@@ -161,6 +161,27 @@ macro_rules! on_both_stores {
     };
 }
 
+/// Runs each named `async fn(Backend)` (which starts its own service) against PostgreSQL and
+/// against the embedded store.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    super::$name(permit_ledger::store::Backend::Postgres).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn embedded() {
+                    super::$name(permit_ledger::store::Backend::Sqlite).await;
+                }
+            }
+        )+
+    };
+}
+
 /// Metadata for a desk action.
 pub fn admin_meta() -> EventMetadata {
     meta(Actor::Staff(uuid::Uuid::from_u128(1)), Role::Admin)

@@ -195,21 +195,4 @@ async fn bad_input_gets_a_clear_4xx_and_appends_nothing(backend: Backend) {
     );
 }
 
-macro_rules! on_both {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn postgres() {
-                    super::$name(permit_ledger::store::Backend::Postgres).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn embedded() {
-                    super::$name(permit_ledger::store::Backend::Sqlite).await;
-                }
-            }
-        )+
-    };
-}
-
-on_both!(bad_input_gets_a_clear_4xx_and_appends_nothing);
+crate::on_both_backends!(bad_input_gets_a_clear_4xx_and_appends_nothing);

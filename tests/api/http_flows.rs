@@ -470,24 +470,7 @@ async fn the_consent_and_photo_are_required_to_submit(backend: Backend) {
     );
 }
 
-macro_rules! on_both {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn postgres() {
-                    super::$name(permit_ledger::store::Backend::Postgres).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn embedded() {
-                    super::$name(permit_ledger::store::Backend::Sqlite).await;
-                }
-            }
-        )+
-    };
-}
-
-on_both!(
+crate::on_both_backends!(
     the_manuals_happy_path_with_its_dates,
     the_rejection_path_refunds_before_a_retry,
     every_refused_transition_answers_its_code,

@@ -524,24 +524,7 @@ async fn forged_stale_wrong_amount_and_replayed_notifications_change_nothing(bac
     app.wait_renewal(&owner, &renewal, "under_review").await;
 }
 
-macro_rules! on_both {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn postgres() {
-                    super::$name(permit_ledger::store::Backend::Postgres).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn embedded() {
-                    super::$name(permit_ledger::store::Backend::Sqlite).await;
-                }
-            }
-        )+
-    };
-}
-
-on_both!(
+crate::on_both_backends!(
     every_endpoint_checks_its_token_and_role,
     owners_reach_only_their_own_cards_at_their_lot,
     code_limits_hold_over_http,

@@ -308,24 +308,7 @@ async fn the_database_going_away_under_load_is_survived() {
         .expect("the views catch up after the outage");
 }
 
-macro_rules! on_both {
-    ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn postgres() {
-                    super::$name(permit_ledger::store::Backend::Postgres).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn embedded() {
-                    super::$name(permit_ledger::store::Backend::Sqlite).await;
-                }
-            }
-        )+
-    };
-}
-
-on_both!(
+crate::on_both_backends!(
     reviewers_racing_on_one_renewal_decide_it_once,
     many_owners_renew_at_once_with_bounded_latency,
 );
