@@ -78,7 +78,13 @@ pub(super) async fn run(
         };
         tokio::select! {
             _ = appended.changed() => {}
-            _ = shutdown.changed() => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    // The owner of the shutdown switch is gone: stop as if it had been thrown.
+                    lease::release(&rs.store.db, name, &rs.owner).await;
+                    return;
+                }
+            }
             _ = tokio::time::sleep(wait) => {}
         }
     }

@@ -281,3 +281,100 @@ crate::on_both_stores!(
     two_instances_apply_each_event_exactly_once,
     a_rebuild_swaps_in_an_equal_view_while_the_live_one_answers,
 );
+
+/// A projection whose code is at a new version: the same name and tables, version 2.
+struct BumpedDailyTakings;
+
+#[async_trait::async_trait]
+impl projections::Projection for BumpedDailyTakings {
+    fn name(&self) -> &'static str {
+        "daily_takings"
+    }
+    fn version(&self) -> i32 {
+        2
+    }
+    fn tables(&self) -> &'static [&'static str] {
+        projections::daily_takings::DailyTakings.tables()
+    }
+    fn schema(&self) -> &'static [&'static str] {
+        projections::daily_takings::DailyTakings.schema()
+    }
+    async fn apply(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        tables: &projections::Tables,
+        event: &projections::FeedEvent,
+    ) -> Result<(), projections::ProjectionError> {
+        projections::daily_takings::DailyTakings
+            .apply(tx, tables, event)
+            .await
+    }
+}
+
+/// Starting with a projection at a new version rebuilds it from the start of the feed and swaps
+/// it in, with the same figures.
+async fn a_version_bump_rebuilds_the_projection_at_start(t: TestStore) {
+    let (rs, stop) = start(&t);
+    rs.prepare().await.unwrap();
+    let ledger = waking(&t, &rs);
+    let (_, permit_id) = manual_card(&ledger).await;
+    let renewal_id = submitted(&ledger, permit_id).await;
+    let paid = ledger
+        .execute::<Permit>(
+            &permit_id.to_string(),
+            pay(renewal_id, "wx"),
+            &provider_meta(),
+        )
+        .await
+        .unwrap();
+    rs.wait_for(
+        "daily_takings",
+        paid.position.unwrap(),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let figures = || async {
+        sqlx::query_as::<_, (String, i64, i64)>(
+            "SELECT day, paid_fen, paid_count FROM daily_takings",
+        )
+        .fetch_all(&t.store.db.read)
+        .await
+        .unwrap()
+    };
+    let before = figures().await;
+    assert_eq!(before.len(), 1);
+    let generation = rs.generation("daily_takings").await.unwrap();
+    stop.send(true).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // The new code starts.
+    let mut all = projections::all();
+    all.retain(|p| p.name() != "daily_takings");
+    all.push(Arc::new(BumpedDailyTakings));
+    let next = ReadSide::new(t.store.clone(), all);
+    next.prepare().await.unwrap();
+    let (_stop, stopped) = watch::channel(false);
+    next.spawn(stopped);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = next.list().await.unwrap();
+        let p = info.iter().find(|p| p.name == "daily_takings").unwrap();
+        if p.version == 2 && !p.rebuilding {
+            assert_eq!(p.generation, generation + 1);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rebuilt at the new version"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        figures().await,
+        before,
+        "the rebuilt view has the same figures"
+    );
+}
+
+crate::on_both_stores!(a_version_bump_rebuilds_the_projection_at_start);
