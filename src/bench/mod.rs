@@ -111,6 +111,8 @@ pub struct BenchOptions {
     pub progress: bool,
     /// Diagnosis: drop the events table's NOTIFY trigger before (a) and (b).
     pub without_notify_trigger: bool,
+    /// When the options were made (progress lines show the time since).
+    pub started: Instant,
 }
 
 impl BenchOptions {
@@ -158,6 +160,7 @@ impl BenchOptions {
             mode: "full".into(),
             progress: true,
             without_notify_trigger: false,
+            started: Instant::now(),
         }
     }
 
@@ -177,7 +180,8 @@ impl BenchOptions {
         if self.progress {
             let rss =
                 stats::peak_rss_mb().map_or(String::new(), |mb| format!(" [peak RSS {mb:.0} MiB]"));
-            eprintln!("bench: {what}{rss}");
+            let at = self.started.elapsed().as_secs();
+            eprintln!("bench: [{at:>4} s] {what}{rss}");
         }
     }
 }
