@@ -36,9 +36,27 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-        matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+    /// An append's failure: a primary-key clash means another writer appended first.
+    pub(crate) fn from_append(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            _ => StoreError::Database(e),
+        }
     }
+}
+
+/// The `position` column of appended rows, in increasing order.
+pub(crate) fn sorted_positions<R: sqlx::Row>(rows: &[R]) -> Result<Vec<i64>, StoreError>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    let mut positions = rows
+        .iter()
+        .map(|r| r.try_get::<i64, _>("position"))
+        .collect::<Result<Vec<_>, _>>()?;
+    positions.sort_unstable();
+    Ok(positions)
 }
 
 /// The event log behind the command side and the readers.

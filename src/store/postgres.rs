@@ -97,19 +97,8 @@ impl PgEventLog {
             .bind(text(|r| r.hash.clone().unwrap_or_default()))
             .fetch_all(&self.pool)
             .await
-            .map_err(|e| {
-                if StoreError::is_unique_violation(&e) {
-                    StoreError::Conflict
-                } else {
-                    StoreError::Database(e)
-                }
-            })?;
-        let mut positions = fetched
-            .iter()
-            .map(|r| r.try_get::<i64, _>("position"))
-            .collect::<Result<Vec<_>, _>>()?;
-        positions.sort_unstable();
-        Ok(positions)
+            .map_err(StoreError::from_append)?;
+        super::sorted_positions(&fetched)
     }
 
     pub(super) async fn load_type(

@@ -78,19 +78,11 @@ impl SqliteEventLog {
                 .bind(r.prev_hash.clone().unwrap_or_default())
                 .bind(r.hash.clone().unwrap_or_default());
         }
-        let fetched = query.fetch_all(&self.write).await.map_err(|e| {
-            if StoreError::is_unique_violation(&e) {
-                StoreError::Conflict
-            } else {
-                StoreError::Database(e)
-            }
-        })?;
-        let mut positions = fetched
-            .iter()
-            .map(|r| r.try_get::<i64, _>("position"))
-            .collect::<Result<Vec<_>, _>>()?;
-        positions.sort_unstable();
-        Ok(positions)
+        let fetched = query
+            .fetch_all(&self.write)
+            .await
+            .map_err(StoreError::from_append)?;
+        super::sorted_positions(&fetched)
     }
 
     pub(super) async fn load_type(

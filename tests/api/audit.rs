@@ -748,6 +748,8 @@ fn move_size() -> usize {
 
 /// Compares two stores' feeds batch by batch.
 async fn assert_same_feed(a: &Store, b: &Store) -> u64 {
+    readable(a).await;
+    readable(b).await;
     let (mut after, mut n) = (0, 0u64);
     loop {
         let x = a.log.read_feed(after, 5000).await.unwrap();
@@ -1033,6 +1035,7 @@ async fn auditors_verify_and_read_checkpoints_but_every_command_refuses_them(bac
     assert_eq!(status, 403);
 
     // Tampering shows in the auditors' verification.
+    readable(&app.t.store).await;
     let staff = app.t.store.log.read_feed(0, 1).await.unwrap().remove(0);
     exec(
         &app.t,
