@@ -68,8 +68,11 @@ pub async fn open(config: &StoreConfig) -> Result<Store, OpenError> {
 }
 
 async fn open_postgres(url: &str, pool_size: u32) -> Result<Store, OpenError> {
+    // No ping before each checkout: it is a round trip per command on a healthy database, and a
+    // connection that died is dropped on its first error anyway.
     let pool = PgPoolOptions::new()
         .max_connections(pool_size)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect(url)
         .await?;
@@ -77,6 +80,7 @@ async fn open_postgres(url: &str, pool_size: u32) -> Result<Store, OpenError> {
     pg.migrate().await?;
     let any = AnyPoolOptions::new()
         .max_connections(pool_size)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect(url)
         .await?;
@@ -98,6 +102,7 @@ pub fn sqlite_path(data_dir: &std::path::Path) -> PathBuf {
 async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, sqlx::Error> {
     AnyPoolOptions::new()
         .max_connections(connections)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(|conn, _| {
             Box::pin(async move {
