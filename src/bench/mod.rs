@@ -80,10 +80,6 @@ pub struct BenchArgs {
     /// Override: events to fill the rebuild ledger with.
     #[arg(long, hide = true)]
     pub rebuild_events: Option<u64>,
-    /// Diagnosis (PostgreSQL): drop the events table's NOTIFY trigger before phases (a) and
-    /// (b), to measure what the trigger costs the command side.
-    #[arg(long, hide = true)]
-    pub without_notify_trigger: bool,
 }
 
 /// What to run.
@@ -109,8 +105,6 @@ pub struct BenchOptions {
     pub mode: String,
     /// Print progress on standard error.
     pub progress: bool,
-    /// Diagnosis: drop the events table's NOTIFY trigger before (a) and (b).
-    pub without_notify_trigger: bool,
     /// When the options were made (progress lines show the time since).
     pub started: Instant,
 }
@@ -139,10 +133,6 @@ impl BenchOptions {
             o.rebuild_events = n.max(1);
             o.mode = "custom".into();
         }
-        if args.without_notify_trigger {
-            o.without_notify_trigger = true;
-            o.mode = format!("{}, without the NOTIFY trigger", o.mode);
-        }
         o
     }
 
@@ -159,7 +149,6 @@ impl BenchOptions {
             rebuild_events: 1_000_000,
             mode: "full".into(),
             progress: true,
-            without_notify_trigger: false,
             started: Instant::now(),
         }
     }
@@ -244,14 +233,6 @@ async fn command_and_raw(
     let w = Arc::new(Workload::new(0));
     w.register(&ledger).await?;
     raw::prepare(store).await?;
-    if o.without_notify_trigger {
-        if let crate::store::EventLog::Postgres(pg) = &store.log {
-            sqlx::query("DROP TRIGGER events_notify ON events")
-                .execute(pg.pool())
-                .await
-                .context("drop the NOTIFY trigger")?;
-        }
-    }
     let warmup = (o.phase / 5).min(Duration::from_secs(1));
     let mut rows: Option<Arc<Vec<raw::RawRow>>> = None;
     for &clients in &o.clients {
@@ -347,7 +328,7 @@ async fn read_side(o: &BenchOptions, store: &Store, report: &mut Report) -> anyh
     let read = ReadSide::new(store.clone(), projections::all());
     read.prepare().await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    read.spawn(stopped);
+    let runners = read.spawn(stopped);
     // Each projection's own finishing time too: they run side by side, and the slowest one
     // is the rebuild's time.
     let waits = names.iter().map(|&name| {
@@ -401,6 +382,10 @@ async fn read_side(o: &BenchOptions, store: &Store, report: &mut Report) -> anyh
     };
     let result = drive.run(&ledger, &w).await;
     let _ = stop.send(true);
+    // Let the runners release their leases before the store goes away.
+    for runner in runners {
+        let _ = runner.await;
+    }
     let mut d = result?;
     report.lag_target_commands_per_s = target;
     report.lag_commands_per_s = rate(d.commands, d.elapsed);
@@ -409,7 +394,5 @@ async fn read_side(o: &BenchOptions, store: &Store, report: &mut Report) -> anyh
     report.projection_lag_p50_ms = d.lag.quantile_ms(0.5);
     report.projection_lag_p99_ms = d.lag.quantile_ms(0.99);
     report.mark("lag");
-    // Let the runners see the stop and release their leases before the store goes away.
-    tokio::time::sleep(Duration::from_millis(100)).await;
     Ok(())
 }

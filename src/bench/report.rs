@@ -24,7 +24,8 @@ pub struct Level {
     pub raw_p50_ms: Option<f64>,
     /// 99th percentile INSERT latency (ms).
     pub raw_p99_ms: Option<f64>,
-    /// The same INSERTs into a table with the events table's NOTIFY trigger (PostgreSQL).
+    /// The same INSERTs into a table with a per-statement NOTIFY trigger, as every append had
+    /// before migration 0004 (PostgreSQL; a diagnostic).
     pub raw_notify_events_per_s: Option<f64>,
 }
 
