@@ -7,6 +7,7 @@
 //! callback with a [`Verifier`]; the sandbox makes them with a [`Signer`].
 
 pub mod headers;
+pub mod merchant;
 pub mod notification;
 pub mod resource;
 pub mod signature;
@@ -15,9 +16,12 @@ pub mod verifier;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;
 
 pub use headers::NotifyHeaders;
+pub use merchant::{AuthorizationParts, JsapiParams, MerchantKey};
 pub use notification::{Notification, PaymentResult, RefundResult, RefundStatus};
 pub use resource::ApiV3Key;
 pub use signer::Signer;
-pub use verifier::{Verifier, VerifyError};
+pub use verifier::{PlatformKeys, Verifier, VerifyError};

@@ -12,6 +12,8 @@ use rsa::pkcs1v15::VerifyingKey;
 use rsa::RsaPublicKey;
 use serde::de::DeserializeOwned;
 use sha2::Sha256;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Why a notification was refused. Every message is safe to log: none holds a key or a
@@ -56,11 +58,55 @@ impl VerifyError {
     }
 }
 
-/// Checks notifications signed by one platform key and encrypted under one API v3 key.
+/// The platform keys WeChat Pay signs with, by serial: the `PUB_KEY_ID_…` of WeChat Pay
+/// public-key mode, or platform-certificate serials (several at once during a rotation). Shared:
+/// a refresh is seen by every clone at once.
+#[derive(Clone, Default)]
+pub struct PlatformKeys(Arc<RwLock<HashMap<String, VerifyingKey<Sha256>>>>);
+
+impl PlatformKeys {
+    /// One key.
+    pub fn single(serial: impl Into<String>, key: RsaPublicKey) -> Self {
+        let keys = PlatformKeys::default();
+        keys.insert(serial, key);
+        keys
+    }
+
+    /// Adds (or replaces) the key with this serial.
+    pub fn insert(&self, serial: impl Into<String>, key: RsaPublicKey) {
+        self.write().insert(serial.into(), VerifyingKey::new(key));
+    }
+
+    /// Keeps only the keys whose serial is in `serials`.
+    pub fn retain(&self, serials: &[String]) {
+        self.write().retain(|s, _| serials.contains(s));
+    }
+
+    /// The serials known, sorted.
+    pub fn serials(&self) -> Vec<String> {
+        let mut serials: Vec<String> = self.read().keys().cloned().collect();
+        serials.sort();
+        serials
+    }
+
+    fn get(&self, serial: &str) -> Option<VerifyingKey<Sha256>> {
+        self.read().get(serial).cloned()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, VerifyingKey<Sha256>>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, VerifyingKey<Sha256>>> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Checks what WeChat Pay signs (notifications and API responses) with its platform keys, and
+/// decrypts notifications under the merchant's API v3 key.
 #[derive(Clone)]
 pub struct Verifier {
-    key: VerifyingKey<Sha256>,
-    serial: String,
+    keys: PlatformKeys,
     api_v3_key: ApiV3Key,
     max_skew: Duration,
 }
@@ -76,9 +122,13 @@ impl Verifier {
         serial: impl Into<String>,
         api_v3_key: ApiV3Key,
     ) -> Self {
+        Self::with_keys(PlatformKeys::single(serial, platform_key), api_v3_key)
+    }
+
+    /// A verifier over a (possibly refreshed) set of platform keys.
+    pub fn with_keys(keys: PlatformKeys, api_v3_key: ApiV3Key) -> Self {
         Verifier {
-            key: VerifyingKey::new(platform_key),
-            serial: serial.into(),
+            keys,
             api_v3_key,
             max_skew: Self::DEFAULT_MAX_SKEW,
         }
@@ -90,9 +140,19 @@ impl Verifier {
         self
     }
 
-    /// The platform key serial it accepts.
-    pub fn serial(&self) -> &str {
-        &self.serial
+    /// The first platform key serial it accepts (the only one outside a rotation).
+    pub fn serial(&self) -> String {
+        self.keys.serials().into_iter().next().unwrap_or_default()
+    }
+
+    /// The platform keys it accepts.
+    pub fn keys(&self) -> &PlatformKeys {
+        &self.keys
+    }
+
+    /// The API v3 key it decrypts with.
+    pub(crate) fn api_v3_key(&self) -> &ApiV3Key {
+        &self.api_v3_key
     }
 
     /// Checks a notification and returns what it says.
@@ -106,11 +166,23 @@ impl Verifier {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Notification, VerifyError> {
-        if headers.serial != self.serial {
+        self.verify_signature(headers, body, now)?;
+        self.open(body)
+    }
+
+    /// Checks that `body` was signed by a known platform key within the allowed skew of `now`
+    /// (the check every notification and every API response must pass before it is believed).
+    pub fn verify_signature(
+        &self,
+        headers: &NotifyHeaders,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), VerifyError> {
+        let Some(key) = self.keys.get(&headers.serial) else {
             // Unauthenticated input: keep what goes into logs short.
             let shown = headers.serial.chars().take(64).collect();
             return Err(VerifyError::UnknownSerial(shown));
-        }
+        };
         let timestamp: i64 = headers.timestamp.trim().parse().map_err(|_| {
             VerifyError::Malformed("Wechatpay-Timestamp is not unix seconds".into())
         })?;
@@ -118,7 +190,7 @@ impl Verifier {
             return Err(VerifyError::StaleTimestamp);
         }
         if !signature::verify(
-            &self.key,
+            &key,
             &headers.timestamp,
             &headers.nonce,
             body,
@@ -126,7 +198,7 @@ impl Verifier {
         ) {
             return Err(VerifyError::BadSignature);
         }
-        self.open(body)
+        Ok(())
     }
 
     /// Parses, decrypts and reads a body whose signature has been checked.
@@ -174,7 +246,7 @@ impl Verifier {
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
-            .field("serial", &self.serial)
+            .field("serials", &self.keys.serials())
             .field("max_skew", &self.max_skew)
             .finish_non_exhaustive()
     }
