@@ -150,11 +150,6 @@ impl Verifier {
         &self.keys
     }
 
-    /// The API v3 key it decrypts with.
-    pub(crate) fn api_v3_key(&self) -> &ApiV3Key {
-        &self.api_v3_key
-    }
-
     /// Checks a notification and returns what it says.
     ///
     /// In order: the serial, the timestamp (within the skew of `now`, either way), the
