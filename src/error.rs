@@ -45,6 +45,15 @@ pub enum AppError {
     /// Something unexpected; details are logged, not shown (500).
     #[error("internal error")]
     Internal(String),
+    /// An outside party (WeChat, WeChat Pay) could not be reached or failed (503); nothing was
+    /// changed, the caller may retry.
+    #[error("{message}")]
+    Upstream {
+        /// Stable code.
+        code: &'static str,
+        /// Human text (no secret, no personal data).
+        message: String,
+    },
     /// Concurrent writers kept winning; nothing was appended, the caller may retry.
     #[error("too many concurrent changes to the same record; nothing was changed, try again")]
     Busy,
@@ -91,6 +100,7 @@ impl AppError {
             AppError::UnsupportedMedia { code, .. } => code,
             AppError::Lagging(_) => "projection_lagging",
             AppError::Internal(_) => "internal",
+            AppError::Upstream { code, .. } => code,
             AppError::Busy => "busy",
             AppError::Store(_) => "store_unavailable",
         }

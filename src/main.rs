@@ -4,7 +4,7 @@ use permit_ledger::app::staff::add_staff;
 use permit_ledger::cli::{Cli, Command, ProjectionsCommand, StaffCommand};
 use permit_ledger::ledger::Ledger;
 use permit_ledger::read_side::ReadSide;
-use permit_ledger::services::Services;
+use permit_ledger::services::{Services, StartError};
 use permit_ledger::startup::{shutdown_signal, Application};
 use permit_ledger::store::{open, sqlite_path, Backend, Store};
 use std::process::ExitCode;
@@ -23,7 +23,11 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // Settings that are missing or unreadable: exit 2 (api.md § Production mode).
+            match e.downcast_ref::<StartError>() {
+                Some(StartError::Settings(_)) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

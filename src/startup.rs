@@ -17,6 +17,15 @@ impl Application {
     /// Binds the listener (port 0 picks a free port).
     pub async fn build(services: Arc<Services>, bind: SocketAddr) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(bind).await?;
+        Self::from_listener(services, listener)
+    }
+
+    /// Serves on a listener bound already (its address may be needed before the services are
+    /// built: the public URL notify URLs are made of).
+    pub fn from_listener(
+        services: Arc<Services>,
+        listener: tokio::net::TcpListener,
+    ) -> std::io::Result<Self> {
         let address = listener.local_addr()?;
         if let Some(sandbox) = &services.sandbox_payments {
             let base = format!("http://{address}");

@@ -363,6 +363,11 @@ async fn apply_permit(
         PermitEvent::RenewalCancelled { renewal_id, .. } => {
             set_status(tx, t, renewal_id, "cancelled", None).await?;
         }
+        // A stray payment does not change the renewal the owner sees; its refund is the
+        // payment process's work (`payment_dispatch`), its record the audit trail's.
+        PermitEvent::StrayPaymentReceived { .. }
+        | PermitEvent::StrayPaymentRefunded { .. }
+        | PermitEvent::StrayRefundFailed { .. } => {}
     }
     Ok(())
 }

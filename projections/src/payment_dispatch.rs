@@ -1,4 +1,5 @@
-//! The payment process: a requested refund becomes a refund request to the provider, and an
+//! The payment process: a requested refund (or a stray payment, one the renewal could not
+//! take) becomes a refund request to the provider, and an
 //! unpaid renewal that expired or was cancelled closes its order there; both through the
 //! durable outbox (refunds reuse their `out_refund_no` on every retry).
 
@@ -89,6 +90,26 @@ impl Projection for PaymentDispatch {
                         "out_refund_no": out_refund_no,
                         "refund_fen": amount.get(),
                         "total_fen": total,
+                    });
+                    outbox::enqueue(tx, REFUND, event, &payload).await?;
+                }
+            }
+            // Money the renewal could not take goes back in full, under its own refund number.
+            PermitEvent::StrayPaymentReceived {
+                renewal_id,
+                out_refund_no,
+                amount,
+                ..
+            } => {
+                if let Some((order_id, _)) = order_of(tx, t, renewal_id).await? {
+                    let payload = json!({
+                        "renewal_id": renewal_id,
+                        "permit_id": event.aggregate_id,
+                        "out_trade_no": order_id,
+                        "out_refund_no": out_refund_no,
+                        "refund_fen": amount.get(),
+                        "total_fen": amount.get(),
+                        "reason": "续费订单已取消、已过期或重复支付，全额退回",
                     });
                     outbox::enqueue(tx, REFUND, event, &payload).await?;
                 }

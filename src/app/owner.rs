@@ -4,6 +4,7 @@
 use super::photos::{self, Photo};
 use super::{lookup, sessions};
 use crate::error::AppError;
+use crate::payments::wechat::oauth::OAuthError;
 use crate::payments::CreateOrder;
 use crate::services::Services;
 use aggregates::lot::Lot;
@@ -26,6 +27,8 @@ pub struct OwnerRef<'a> {
     pub lot_id: Uuid,
     /// The phone's keyed hash.
     pub phone_hash: &'a str,
+    /// The payer's openid (JSAPI orders are made out to it).
+    pub payer_openid: Option<&'a str>,
 }
 
 /// Event metadata for an owner's command.
@@ -120,6 +123,37 @@ pub async fn request_code(
     })
 }
 
+/// The payer's openid for a session: exchanged for the WeChat OAuth code where the service
+/// takes real payments (where a code is then required); none in sandbox mode.
+async fn payer_openid(
+    svc: &Services,
+    wechat_code: Option<&str>,
+) -> Result<Option<String>, AppError> {
+    let Some(oauth) = &svc.oauth else {
+        return Ok(None);
+    };
+    let code = wechat_code.ok_or_else(|| {
+        AppError::invalid(
+            "wechat_code_required",
+            "open the page from WeChat: wechat_code (the OAuth redirect's code) is required",
+        )
+    })?;
+    match oauth.openid(code).await {
+        Ok(openid) => Ok(Some(openid)),
+        Err(OAuthError::BadCode(errcode)) => Err(AppError::invalid(
+            "wechat_code_invalid",
+            format!("WeChat refused the code ({errcode}); reopen the page from WeChat"),
+        )),
+        Err(e @ OAuthError::Unavailable(_)) => {
+            tracing::warn!(error = %e, "WeChat OAuth code exchange failed");
+            Err(AppError::Upstream {
+                code: "wechat_unavailable",
+                message: "WeChat could not be reached; try again".into(),
+            })
+        }
+    }
+}
+
 /// A new session.
 #[derive(Debug, Serialize)]
 pub struct NewSession {
@@ -135,6 +169,7 @@ pub async fn verify_code(
     lot_id: Uuid,
     phone: &Phone,
     code: &str,
+    wechat_code: Option<&str>,
     request_id: &str,
 ) -> Result<NewSession, AppError> {
     let invalid = || AppError::Refused {
@@ -145,6 +180,8 @@ pub async fn verify_code(
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid());
     }
+    // The payer first: a bad WeChat code must not use up the SMS code.
+    let payer_openid = payer_openid(svc, wechat_code).await?;
     let phone_hash = svc.secrets.phone_hash(phone.as_str());
     let committed = svc
         .ledger
@@ -161,8 +198,14 @@ pub async fn verify_code(
     if !was_verified(&committed.events) {
         return Err(invalid());
     }
-    let (token, expires_at) =
-        sessions::create(&svc.store.db, phone, lot_id, svc.settings.session_ttl).await?;
+    let (token, expires_at) = sessions::create(
+        &svc.store.db,
+        phone,
+        lot_id,
+        payer_openid.as_deref(),
+        svc.settings.session_ttl,
+    )
+    .await?;
     Ok(NewSession { token, expires_at })
 }
 
@@ -224,6 +267,10 @@ pub struct PaymentInfo {
     pub channel: &'static str,
     /// The provider's prepay id, when the order was created.
     pub prepay_id: Option<String>,
+    /// What the page pays with (`WeixinJSBridge.invoke('getBrandWCPayRequest', jsapi)`), in
+    /// production.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jsapi: Option<crate::payments::wechat::JsapiParams>,
     /// Amount in fen.
     pub amount_fen: i64,
     /// When the unpaid order closes.
@@ -304,6 +351,7 @@ pub async fn submit_renewal(
             description: format!("{} {}", lot.product.name, renewal.period),
             amount_fen: renewal.amount.get(),
             expires_at: Utc::now() + svc.settings.payment_window,
+            payer_openid: owner.payer_openid.map(str::to_owned),
         })
         .await
     {
@@ -321,6 +369,7 @@ pub async fn submit_renewal(
         payment: PaymentInfo {
             order_id,
             channel: "wechat_pay",
+            jsapi: prepay_id.as_deref().and_then(|p| svc.payments.jsapi(p)),
             prepay_id,
             amount_fen: renewal.amount.get(),
             pay_by,
@@ -380,4 +429,20 @@ pub async fn cancel(
         now: svc.clock.now(),
     };
     renewal_command(svc, owner, renewal_id, request_id, command).await
+}
+
+/// Asks the payment provider about a renewal's order and records the payment if it was made
+/// (the page calls this when WeChat's pay sheet says ok: that is no proof, this is). Returns
+/// the position of the recorded payment, if one was recorded now.
+pub async fn check_payment(
+    svc: &Services,
+    owner: &OwnerRef<'_>,
+    renewal_id: Uuid,
+    request_id: &str,
+) -> Result<Option<i64>, AppError> {
+    let permit_id = lookup::permit_of_renewal(svc, renewal_id).await?;
+    owned_card(svc, owner, permit_id)
+        .await
+        .map_err(|_| AppError::refused(&PermitError::UnknownRenewal))?;
+    super::payment_callbacks::check_order(svc, renewal_id, request_id).await
 }

@@ -6,7 +6,7 @@
 
 use super::lookup;
 use crate::error::AppError;
-use crate::payments::{PaymentResult, RefundResult, RefundStatus};
+use crate::payments::{PaymentResult, ProviderError, RefundResult, RefundStatus};
 use crate::services::Services;
 use aggregates::metadata::{Actor, EventMetadata, Role};
 use aggregates::permit::{Permit, PermitCommand, RefundFailure};
@@ -103,4 +103,43 @@ pub async fn on_refund(
     Ok((!committed.events.is_empty())
         .then_some(committed.position)
         .flatten())
+}
+
+/// Queries the provider about a renewal's order and records the payment if it was made: the
+/// way a payment whose notification never came still reaches the ledger. `Ok(None)` when the
+/// order is not paid (or the payment was recorded already).
+pub async fn check_order(
+    svc: &Services,
+    renewal_id: Uuid,
+    request_id: &str,
+) -> Result<Option<i64>, AppError> {
+    let out_trade_no = renewal_id.simple().to_string();
+    let status = match svc.payments.query_order(&out_trade_no).await {
+        Ok(status) => status,
+        Err(ProviderError::UnknownOrder) => return Ok(None),
+        Err(e) => {
+            tracing::warn!(%renewal_id, error = %e, "order query failed");
+            return Err(AppError::Upstream {
+                code: "payment_provider_unavailable",
+                message: "the payment provider could not be asked; try again".into(),
+            });
+        }
+    };
+    let (true, Some(transaction_id), Some(amount)) = (
+        status.is_paid(),
+        status.transaction_id.clone(),
+        status.amount_total_fen,
+    ) else {
+        return Ok(None);
+    };
+    let result = PaymentResult {
+        // The query's proof stands in for the notification that did not come.
+        notification_id: format!("query:{transaction_id}"),
+        out_trade_no,
+        transaction_id,
+        trade_state: "SUCCESS".into(),
+        amount_total_fen: amount,
+        success_time: status.success_time.unwrap_or_else(|| svc.clock.now()),
+    };
+    on_payment(svc, &result, request_id).await
 }

@@ -17,6 +17,8 @@ pub struct Session {
     pub lot_id: Uuid,
     /// When it ends.
     pub expires_at: DateTime<Utc>,
+    /// The payer's openid under the official account, when the session was opened from WeChat.
+    pub payer_openid: Option<String>,
 }
 
 fn fmt(t: DateTime<Utc>) -> String {
@@ -28,6 +30,7 @@ pub async fn create(
     db: &Db,
     phone: &Phone,
     lot_id: Uuid,
+    payer_openid: Option<&str>,
     ttl: Duration,
 ) -> Result<(String, DateTime<Utc>), StoreError> {
     let mut bytes = [0u8; 32];
@@ -36,12 +39,13 @@ pub async fn create(
     let now = Utc::now();
     let expires_at = now + ttl;
     sqlx::query(
-        "INSERT INTO owner_sessions (token_digest, phone, lot_id, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO owner_sessions (token_digest, phone, lot_id, payer_openid, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(token_digest(&token))
     .bind(phone.as_str())
     .bind(lot_id.to_string())
+    .bind(payer_openid)
     .bind(fmt(now))
     .bind(fmt(expires_at))
     .execute(&db.write)
@@ -51,15 +55,15 @@ pub async fn create(
 
 /// The live session of a token, if any.
 pub async fn find(db: &Db, token: &str) -> Result<Option<Session>, StoreError> {
-    let row: Option<(String, String, String)> = sqlx::query_as(
-        "SELECT phone, lot_id, expires_at FROM owner_sessions
+    let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT phone, lot_id, expires_at, payer_openid FROM owner_sessions
           WHERE token_digest = $1 AND revoked_at IS NULL AND expires_at > $2",
     )
     .bind(token_digest(token))
     .bind(fmt(Utc::now()))
     .fetch_optional(&db.read)
     .await?;
-    let Some((phone, lot_id, expires_at)) = row else {
+    let Some((phone, lot_id, expires_at, payer_openid)) = row else {
         return Ok(None);
     };
     let malformed = |what: &str| StoreError::Malformed(format!("owner session {what}"));
@@ -69,6 +73,7 @@ pub async fn find(db: &Db, token: &str) -> Result<Option<Session>, StoreError> {
         expires_at: DateTime::parse_from_rfc3339(&expires_at)
             .map_err(|_| malformed("expiry"))?
             .with_timezone(&Utc),
+        payer_openid,
     }))
 }
 

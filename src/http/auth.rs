@@ -44,9 +44,21 @@ pub struct Owner {
     pub lot_id: Uuid,
     /// The phone's keyed hash (the actor in event metadata).
     pub phone_hash: String,
+    /// The payer's openid, when the session was opened from WeChat.
+    pub payer_openid: Option<String>,
 }
 
 impl Owner {
+    /// The owner as the application layer takes it.
+    pub fn as_ref(&self) -> crate::app::owner::OwnerRef<'_> {
+        crate::app::owner::OwnerRef {
+            phone: &self.phone,
+            lot_id: self.lot_id,
+            phone_hash: &self.phone_hash,
+            payer_openid: self.payer_openid.as_deref(),
+        }
+    }
+
     /// Idempotency keys are the owner's own, per lot.
     pub fn idempotency_scope(&self) -> String {
         format!("{}:{}", self.phone_hash, self.lot_id)
@@ -72,6 +84,7 @@ impl FromRequestParts<AppState> for Owner {
             phone_hash: state.secrets.phone_hash(session.phone.as_str()),
             phone: session.phone,
             lot_id: session.lot_id,
+            payer_openid: session.payer_openid,
         })
     }
 }

@@ -38,6 +38,7 @@ impl ApiError {
             AppError::UnsupportedMedia { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, None),
             AppError::Lagging(_) => (StatusCode::SERVICE_UNAVAILABLE, Some(1)),
             AppError::Busy => (StatusCode::SERVICE_UNAVAILABLE, Some(1)),
+            AppError::Upstream { .. } => (StatusCode::SERVICE_UNAVAILABLE, Some(5)),
             AppError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, Some(2)),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
         }

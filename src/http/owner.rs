@@ -29,14 +29,14 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/renewals/{renewal_id}", get(show_renewal))
         .route("/api/v1/renewals/{renewal_id}/refund", post(refund))
         .route("/api/v1/renewals/{renewal_id}/cancel", post(cancel))
+        .route(
+            "/api/v1/renewals/{renewal_id}/payment/check",
+            post(check_payment),
+        )
 }
 
 fn owner_ref(owner: &Owner) -> OwnerRef<'_> {
-    OwnerRef {
-        phone: &owner.phone,
-        lot_id: owner.lot_id,
-        phone_hash: &owner.phone_hash,
-    }
+    owner.as_ref()
 }
 
 #[derive(Deserialize)]
@@ -60,6 +60,8 @@ async fn request_code(
 struct CodeBody {
     phone: String,
     code: String,
+    #[serde(default)]
+    wechat_code: Option<String>,
 }
 
 async fn open_session(
@@ -70,7 +72,15 @@ async fn open_session(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let lot_id = parse_uuid(&lot_id, "no_lot")?;
     let phone = parse_phone(&body.phone)?;
-    let session = app::verify_code(&svc, lot_id, &phone, &body.code, &info.request_id).await?;
+    let session = app::verify_code(
+        &svc,
+        lot_id,
+        &phone,
+        &body.code,
+        body.wechat_code.as_deref(),
+        &info.request_id,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(json!(session))))
 }
 
@@ -177,6 +187,27 @@ async fn show_renewal(
     check_card(&svc, &owner, &permit_id)
         .await
         .map_err(|_| not_found())?;
+    Ok(Json(renewal))
+}
+
+async fn check_payment(
+    State(svc): State<AppState>,
+    owner: Owner,
+    info: RequestInfo,
+    Path(renewal_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let renewal_id = parse_uuid(&renewal_id, "no_renewal")?;
+    let position =
+        app::check_payment(&svc, &owner_ref(&owner), renewal_id, &info.request_id).await?;
+    // Read your own write: the renewal as it stands after the payment recorded (if any).
+    let head = match position {
+        Some(p) => Some(p),
+        None => Some(svc.store.log.head().await?),
+    };
+    super::wait(&svc, "cards", head).await?;
+    let renewal = views::renewal(&svc, &renewal_id.to_string())
+        .await?
+        .ok_or_else(|| AppError::refused(&PermitError::UnknownRenewal))?;
     Ok(Json(renewal))
 }
 

@@ -5,7 +5,7 @@ use super::error::ApiResult;
 use super::extract::{parse_uuid, RequestInfo};
 use super::idempotency;
 use super::AppState;
-use crate::app::owner::{self as app, OwnerRef};
+use crate::app::owner::{self as app};
 use crate::app::photos::{self, Photo};
 use crate::error::AppError;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
@@ -121,11 +121,7 @@ async fn submit(
             .as_bytes(),
         photo_digest.as_bytes(),
     ]);
-    let owner_ref = OwnerRef {
-        phone: &owner.phone,
-        lot_id: owner.lot_id,
-        phone_hash: &owner.phone_hash,
-    };
+    let owner_ref = owner.as_ref();
     idempotency::once(&svc, &owner.idempotency_scope(), key, digest, async {
         let submitted = app::submit_renewal(
             &svc,

@@ -12,7 +12,9 @@ pub mod port;
 pub mod sandbox;
 pub mod wechat;
 
-pub use port::{CreateOrder, CreatedOrder, PaymentProvider, ProviderError, RefundRequest};
+pub use port::{
+    CreateOrder, CreatedOrder, OrderStatus, PaymentProvider, ProviderError, RefundRequest,
+};
 pub use sandbox::{
     OrderSnapshot, OrderState, RefundSnapshot, RefundState, SandboxConfig, SandboxError,
     SandboxPayments,

@@ -1,6 +1,6 @@
 //! The port the service calls to take and give back money.
 
-use super::wechat::Verifier;
+use super::wechat::{JsapiParams, Verifier};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub trait PaymentProvider: Send + Sync {
     /// Creates a JSAPI prepay order; idempotent on out_trade_no with the same amount.
     async fn create_order(&self, order: CreateOrder) -> Result<CreatedOrder, ProviderError>;
+    /// What the provider knows of an order now (`GET …/out-trade-no/{out_trade_no}`): the
+    /// proof a payment was made when its notification did not come.
+    async fn query_order(&self, out_trade_no: &str) -> Result<OrderStatus, ProviderError>;
     /// Closes an unpaid order (when the payment window ends or the owner cancels).
     async fn close_order(&self, out_trade_no: &str) -> Result<(), ProviderError>;
     /// Asks for a refund; idempotent on out_refund_no (a retry reuses it). The outcome arrives
@@ -19,6 +22,34 @@ pub trait PaymentProvider: Send + Sync {
     async fn request_refund(&self, refund: RefundRequest) -> Result<(), ProviderError>;
     /// The verifier for this provider's notifications.
     fn verifier(&self) -> &Verifier;
+    /// The signed parameters the payer's WeChat client pays `prepay_id` with (JSAPI
+    /// `getBrandWCPayRequest`); `None` where there is no WeChat client (the sandbox).
+    fn jsapi(&self, prepay_id: &str) -> Option<JsapiParams> {
+        let _ = prepay_id;
+        None
+    }
+}
+
+/// An order's state at the provider (`trade_state` of WeChat Pay v3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderStatus {
+    /// The merchant's order number.
+    pub out_trade_no: String,
+    /// `SUCCESS`, `NOTPAY`, `CLOSED`, `REFUND`, `USERPAYING`, `PAYERROR` or `REVOKED`.
+    pub trade_state: String,
+    /// WeChat's transaction number, once paid.
+    pub transaction_id: Option<String>,
+    /// What the payer paid, in fen, once paid.
+    pub amount_total_fen: Option<i64>,
+    /// When the payer paid.
+    pub success_time: Option<DateTime<Utc>>,
+}
+
+impl OrderStatus {
+    /// Whether the money was taken (`SUCCESS`, or `REFUND`: paid, then refunded in part or whole).
+    pub fn is_paid(&self) -> bool {
+        matches!(self.trade_state.as_str(), "SUCCESS" | "REFUND")
+    }
 }
 
 /// An order to pay.
@@ -32,6 +63,8 @@ pub struct CreateOrder {
     pub amount_fen: i64,
     /// When the payment window ends; after it the order cannot be paid.
     pub expires_at: DateTime<Utc>,
+    /// The payer's openid under the official account (JSAPI needs it; the sandbox does not).
+    pub payer_openid: Option<String>,
 }
 
 /// A created order.
@@ -83,6 +116,14 @@ pub enum ProviderError {
     /// The provider could not be reached or failed; the call may be retried.
     #[error("payment provider unavailable: {0}")]
     Unavailable(String),
+    /// The provider answered something that cannot be believed (no valid signature, or not the
+    /// documented shape); the call may be retried.
+    #[error("the payment provider's answer was refused: {0}")]
+    BadResponse(String),
+    /// The provider refused the merchant itself (signature, permissions, account): not retried,
+    /// staff must fix the merchant settings.
+    #[error("the payment provider refused the merchant: {0}")]
+    MerchantRefused(String),
 }
 
 impl ProviderError {
@@ -97,6 +138,8 @@ impl ProviderError {
             ProviderError::RefundExceedsPaid => "payment_refund_exceeds_paid",
             ProviderError::InvalidRequest(_) => "payment_invalid_request",
             ProviderError::Unavailable(_) => "payment_provider_unavailable",
+            ProviderError::BadResponse(_) => "payment_provider_bad_response",
+            ProviderError::MerchantRefused(_) => "payment_merchant_refused",
         }
     }
 }

@@ -3,15 +3,20 @@
 
 mod address_limit;
 mod clock;
+pub mod production;
+mod secret;
 mod secrets;
 mod settings;
 
 pub use address_limit::AddressLimiter;
 pub use clock::Clock;
+pub use secret::Secret;
 pub use secrets::Secrets;
 pub use settings::{Mode, Settings};
 
 use crate::ledger::Ledger;
+use crate::payments::wechat::config::WechatPayConfig;
+use crate::payments::wechat::oauth::OAuthClient;
 use crate::payments::{PaymentProvider, SandboxConfig, SandboxPayments};
 use crate::read_side::ReadSide;
 use crate::sms::{SandboxSms, SmsGateway};
@@ -41,6 +46,8 @@ pub struct Services {
     pub payments: Arc<dyn PaymentProvider>,
     /// The sandbox payment provider (sandbox mode only).
     pub sandbox_payments: Option<Arc<SandboxPayments>>,
+    /// The WeChat OAuth code exchange (production: orders are made out to the payer's openid).
+    pub oauth: Option<Arc<crate::payments::wechat::oauth::OAuthClient>>,
     /// Per-address limit on code requests.
     pub address_limit: AddressLimiter,
 }
@@ -48,32 +55,40 @@ pub struct Services {
 /// Why the services could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Production mode needs settings that are missing.
-    #[error("production mode needs {0}")]
-    MissingSetting(&'static str),
+    /// Production settings are missing or unreadable: each names its setting.
+    #[error("production mode cannot start:\n  - {}", .0.join("\n  - "))]
+    Settings(Vec<String>),
     /// Something failed while starting.
     #[error("{0}")]
     Failed(String),
 }
 
 impl Services {
-    /// Builds the services over an opened store. Sandbox adapters keep their state under
-    /// `data_dir/sandbox`.
+    /// Builds the services over an opened store, production settings from the environment.
+    /// Sandbox adapters keep their state under `data_dir/sandbox`.
     pub async fn build(
         store: Store,
         settings: Settings,
         data_dir: &Path,
         sandbox_start: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Arc<Self>, StartError> {
+        let env = |name: &str| std::env::var(name).ok();
+        Self::build_from(store, settings, data_dir, sandbox_start, &env).await
+    }
+
+    /// [`Services::build`] with production settings read from `env`.
+    pub async fn build_from(
+        store: Store,
+        settings: Settings,
+        data_dir: &Path,
+        sandbox_start: Option<chrono::DateTime<chrono::Utc>>,
+        env: production::Source<'_>,
+    ) -> Result<Arc<Self>, StartError> {
         let fail = |e: &dyn std::fmt::Display| StartError::Failed(e.to_string());
-        if settings.mode == Mode::Production {
-            // Real SMS and payment adapters are configured per deployment; none is wired in
-            // this build, so production refuses to start rather than run on sandboxes.
-            return Err(StartError::MissingSetting(
-                "real SMS and payment adapters (PERMIT_LEDGER_SMS_URL, PERMIT_LEDGER_WECHATPAY_*); \
-                 see docs/operations.md",
-            ));
-        }
+        let adapters = match settings.mode {
+            Mode::Production => Adapters::production(env).await?,
+            Mode::Sandbox => Adapters::sandbox(data_dir, sandbox_start)?,
+        };
         let restored = crate::app::staff::sync_credentials(&store.log, &store.db)
             .await
             .map_err(|e| fail(&e))?;
@@ -83,10 +98,6 @@ impl Services {
         let secrets = Secrets::load_or_create(&store.db)
             .await
             .map_err(|e| fail(&e))?;
-        let sandbox_sms = Arc::new(SandboxSms::new());
-        let sandbox_payments =
-            SandboxPayments::open(&data_dir.join("sandbox"), SandboxConfig::default())
-                .map_err(|e| fail(&e))?;
         let read = ReadSide::new(store.clone(), projections::all());
         read.prepare().await.map_err(|e| fail(&e))?;
         let waker = read.clone();
@@ -96,14 +107,80 @@ impl Services {
             store,
             ledger,
             read,
-            clock: Clock::sandbox(sandbox_start),
+            clock: adapters.clock,
             address_limit: AddressLimiter::new(settings.codes_per_address),
             settings,
             secrets,
-            sms: sandbox_sms.clone(),
-            sandbox_sms: Some(sandbox_sms),
-            payments: sandbox_payments.clone(),
-            sandbox_payments: Some(sandbox_payments),
+            sms: adapters.sms,
+            sandbox_sms: adapters.sandbox_sms,
+            payments: adapters.payments,
+            sandbox_payments: adapters.sandbox_payments,
+            oauth: adapters.oauth,
         }))
     }
+}
+
+/// The outside world: local stand-ins in sandbox mode, the real parties in production.
+struct Adapters {
+    clock: Clock,
+    sms: Arc<dyn SmsGateway>,
+    sandbox_sms: Option<Arc<SandboxSms>>,
+    payments: Arc<dyn PaymentProvider>,
+    sandbox_payments: Option<Arc<SandboxPayments>>,
+    oauth: Option<Arc<OAuthClient>>,
+}
+
+impl Adapters {
+    fn sandbox(
+        data_dir: &Path,
+        start: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Self, StartError> {
+        let sms = Arc::new(SandboxSms::new());
+        let payments = SandboxPayments::open(&data_dir.join("sandbox"), SandboxConfig::default())
+            .map_err(|e| StartError::Failed(e.to_string()))?;
+        Ok(Adapters {
+            clock: Clock::sandbox(start),
+            sms: sms.clone(),
+            sandbox_sms: Some(sms),
+            payments: payments.clone(),
+            sandbox_payments: Some(payments),
+            oauth: None,
+        })
+    }
+
+    async fn production(env: production::Source<'_>) -> Result<Self, StartError> {
+        let mut problems = production::Problems::default();
+        let public_url = problems
+            .required(env, "PERMIT_LEDGER_PUBLIC_URL")
+            .and_then(|url| problems.base_url("PERMIT_LEDGER_PUBLIC_URL", &url));
+        let wechat = WechatPayConfig::from_env(env, public_url.as_deref(), &mut problems);
+        let sms = production_sms(env, &mut problems);
+        let (Some(wechat), Some(sms), true) = (wechat, sms, problems.0.is_empty()) else {
+            return Err(StartError::Settings(problems.0));
+        };
+        let (payments, oauth) = wechat
+            .connect()
+            .await
+            .map_err(|e| StartError::Failed(format!("WeChat Pay: {e}")))?;
+        Ok(Adapters {
+            clock: Clock::real(),
+            sms,
+            sandbox_sms: None,
+            payments: Arc::new(payments),
+            sandbox_payments: None,
+            oauth: Some(Arc::new(oauth)),
+        })
+    }
+}
+
+/// The production SMS gateway.
+fn production_sms(
+    _env: production::Source<'_>,
+    problems: &mut production::Problems,
+) -> Option<Arc<dyn SmsGateway>> {
+    problems.push(
+        "PERMIT_LEDGER_SMS_PROVIDER: this build has no real SMS gateway yet (see docs/operations.md)"
+            .into(),
+    );
+    None
 }

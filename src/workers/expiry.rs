@@ -1,4 +1,5 @@
-//! Closes unpaid renewals whose payment window has ended (on the business clock).
+//! Closes unpaid renewals whose payment window has ended (on the business clock), after asking
+//! the payment provider whether the order was paid after all.
 
 use crate::services::Services;
 use aggregates::metadata::{Actor, EventMetadata, Role};
@@ -36,12 +37,26 @@ pub async fn expire_due(svc: &Services) -> Result<usize, crate::error::AppError>
         let Ok(renewal_id) = renewal_id.parse::<uuid::Uuid>() else {
             continue;
         };
+        // Paid at the last moment, with the notification still on its way? Ask first: a paid
+        // order is never closed as unpaid. If the provider cannot be asked, try next round.
+        let request_id = format!("timer-{}", uuid::Uuid::new_v4());
+        match crate::app::payment_callbacks::check_order(svc, renewal_id, &request_id).await {
+            Ok(Some(_)) => {
+                tracing::info!(%renewal_id, "paid before its window ended; recorded from the order query");
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(%renewal_id, error = %e, "order not queried; not expired yet");
+                continue;
+            }
+        }
         let meta = EventMetadata {
             actor: Actor::System,
             role: Role::System,
             correlation_id: renewal_id.to_string(),
             causation_id: "timer:payment-window".into(),
-            request_id: format!("timer-{}", uuid::Uuid::new_v4()),
+            request_id,
         };
         match svc
             .ledger

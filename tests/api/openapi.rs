@@ -31,6 +31,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/renewals/{renewal_id}"),
     ("post", "/api/v1/renewals/{renewal_id}/refund"),
     ("post", "/api/v1/renewals/{renewal_id}/cancel"),
+    ("post", "/api/v1/renewals/{renewal_id}/payment/check"),
     ("post", "/api/v1/payments/wechat/notify"),
     ("post", "/api/v1/refunds/wechat/notify"),
     ("get", "/api/v1/review/queue"),

@@ -2,7 +2,7 @@
 
 use super::commands::{PermitCommand, RefundFailure, RenewalTerms};
 use super::error::PermitError;
-use super::events::PermitEvent;
+use super::events::{PermitEvent, StrayReason};
 use super::state::{Card, Renewal, RenewalStatus};
 use super::Permit;
 use crate::values::{Period, Phone};
@@ -124,24 +124,45 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
             paid_at,
         } => {
             let renewal = renewal(card, renewal_id)?;
-            if let Some(paid_by) = &renewal.transaction_id {
-                // A duplicate notification of the same payment changes nothing.
-                return if *paid_by == transaction_id {
-                    Ok(vec![])
-                } else {
-                    Err(PermitError::AlreadyPaid)
-                };
+            // A duplicate notification of the same payment changes nothing.
+            let known = renewal.transaction_id.as_deref() == Some(transaction_id.as_str())
+                || renewal
+                    .strays
+                    .iter()
+                    .any(|s| s.transaction_id == transaction_id);
+            if known {
+                return Ok(vec![]);
             }
-            expect_status(renewal, RenewalStatus::AwaitingPayment, "pay")?;
-            if amount != renewal.amount {
+            if amount.get() < 1 || transaction_id.is_empty() {
                 return Err(PermitError::AmountMismatch);
             }
-            Ok(vec![PermitEvent::Paid {
-                renewal_id,
-                transaction_id,
-                amount,
-                paid_at,
-            }])
+            // Money the renewal cannot take is still money: recorded, and given back.
+            let stray = match renewal.status {
+                _ if renewal.transaction_id.is_some() => Some(StrayReason::AlreadyPaid),
+                RenewalStatus::AwaitingPayment if amount != renewal.amount => {
+                    Some(StrayReason::AmountMismatch)
+                }
+                RenewalStatus::AwaitingPayment => None,
+                RenewalStatus::Cancelled => Some(StrayReason::Cancelled),
+                RenewalStatus::ExpiredUnpaid => Some(StrayReason::Expired),
+                _ => Some(StrayReason::AlreadyPaid),
+            };
+            match stray {
+                None => Ok(vec![PermitEvent::Paid {
+                    renewal_id,
+                    transaction_id,
+                    amount,
+                    paid_at,
+                }]),
+                Some(reason) => Ok(vec![PermitEvent::StrayPaymentReceived {
+                    renewal_id,
+                    out_refund_no: stray_refund_no(&transaction_id),
+                    transaction_id,
+                    amount,
+                    received_at: paid_at,
+                    reason,
+                }]),
+            }
         }
         PermitCommand::Approve {
             renewal_id,
@@ -209,6 +230,22 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
             refunded_at,
         } => {
             let renewal = renewal(card, renewal_id)?;
+            if let Some(stray) = renewal
+                .strays
+                .iter()
+                .find(|s| s.out_refund_no == out_refund_no)
+            {
+                return Ok(if stray.refunded {
+                    vec![]
+                } else {
+                    vec![PermitEvent::StrayPaymentRefunded {
+                        renewal_id,
+                        out_refund_no,
+                        refund_id,
+                        refunded_at,
+                    }]
+                });
+            }
             if renewal.out_refund_no.as_deref() != Some(out_refund_no.as_str()) {
                 return Err(PermitError::UnknownRefund);
             }
@@ -232,6 +269,22 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
             at,
         } => {
             let renewal = renewal(card, renewal_id)?;
+            if let Some(stray) = renewal
+                .strays
+                .iter()
+                .find(|s| s.out_refund_no == out_refund_no)
+            {
+                return Ok(if stray.refunded || stray.failure == Some(failure) {
+                    vec![]
+                } else {
+                    vec![PermitEvent::StrayRefundFailed {
+                        renewal_id,
+                        out_refund_no,
+                        failure,
+                        at,
+                    }]
+                });
+            }
             if renewal.out_refund_no.as_deref() != Some(out_refund_no.as_str()) {
                 return Err(PermitError::UnknownRefund);
             }
@@ -329,4 +382,15 @@ pub fn next_period(
         .into_iter()
         .find(|season| !card.covers(*season))
         .ok_or(PermitError::AlreadyApproved)
+}
+
+/// The refund number that gives a stray payment back: derived from its transaction id, so a
+/// replayed decision picks the same one (at most 64 characters, WeChat's limit).
+fn stray_refund_no(transaction_id: &str) -> String {
+    let digits: String = transaction_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(62)
+        .collect();
+    format!("S-{digits}")
 }

@@ -144,6 +144,58 @@ pub enum PermitEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A genuine payment the renewal could not take (cancelled or expired a moment before,
+    /// paid already, or another amount): recorded, and refunded in full automatically.
+    StrayPaymentReceived {
+        /// The renewal whose order was paid.
+        renewal_id: Uuid,
+        /// The provider's transaction id.
+        transaction_id: String,
+        /// Amount paid.
+        amount: Fen,
+        /// When it was recorded.
+        received_at: DateTime<Utc>,
+        /// Why the renewal could not take it.
+        reason: StrayReason,
+        /// The refund number that gives it back.
+        out_refund_no: String,
+    },
+    /// A stray payment was given back.
+    StrayPaymentRefunded {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The refund number.
+        out_refund_no: String,
+        /// The provider's refund id.
+        refund_id: String,
+        /// When.
+        refunded_at: DateTime<Utc>,
+    },
+    /// The provider could not give a stray payment back.
+    StrayRefundFailed {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The refund number.
+        out_refund_no: String,
+        /// How it failed.
+        failure: RefundFailure,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Why a payment was stray.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrayReason {
+    /// The owner had cancelled the renewal.
+    Cancelled,
+    /// The payment window had ended.
+    Expired,
+    /// The renewal was paid already (by another transaction).
+    AlreadyPaid,
+    /// Not the amount the renewal asked for.
+    AmountMismatch,
 }
 
 impl PermitEvent {
@@ -164,6 +216,9 @@ impl PermitEvent {
             PermitEvent::RefundFailed { .. } => "RefundFailed",
             PermitEvent::RenewalExpiredUnpaid { .. } => "RenewalExpiredUnpaid",
             PermitEvent::RenewalCancelled { .. } => "RenewalCancelled",
+            PermitEvent::StrayPaymentReceived { .. } => "StrayPaymentReceived",
+            PermitEvent::StrayPaymentRefunded { .. } => "StrayPaymentRefunded",
+            PermitEvent::StrayRefundFailed { .. } => "StrayRefundFailed",
         }
     }
 }

@@ -11,8 +11,8 @@ mod state;
 
 pub use commands::{PermitCommand, PhotoRef, RefundFailure, RenewalTerms};
 pub use error::PermitError;
-pub use events::PermitEvent;
-pub use state::{Card, CardStatus, Renewal, RenewalStatus};
+pub use events::{PermitEvent, StrayReason};
+pub use state::{Card, CardStatus, Renewal, RenewalStatus, StrayPayment};
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;

@@ -1,5 +1,6 @@
 //! A permit's state as its events leave it.
 
+use super::commands::RefundFailure;
 use super::events::PermitEvent;
 use super::Permit;
 use crate::values::period::is_covered;
@@ -101,6 +102,23 @@ pub struct Renewal {
     pub transaction_id: Option<String>,
     /// The refund number, once a refund was asked for.
     pub out_refund_no: Option<String>,
+    /// Payments it could not take, each refunded on its own.
+    pub strays: Vec<StrayPayment>,
+}
+
+/// A payment a renewal could not take, and where giving it back stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StrayPayment {
+    /// The provider's transaction id.
+    pub transaction_id: String,
+    /// Amount paid.
+    pub amount: Fen,
+    /// The refund number giving it back.
+    pub out_refund_no: String,
+    /// Given back yet.
+    pub refunded: bool,
+    /// The last failure of its refund, if any.
+    pub failure: Option<RefundFailure>,
 }
 
 /// Whether a card is in force on a given day.
@@ -175,6 +193,21 @@ fn set_status(card: &mut Card, renewal_id: Uuid, status: RenewalStatus) -> Optio
     Some(renewal)
 }
 
+fn renewal_mut(card: &mut Card, renewal_id: Uuid) -> Option<&mut Renewal> {
+    card.renewal_mut(renewal_id)
+}
+
+fn stray_mut<'a>(
+    card: &'a mut Card,
+    renewal_id: Uuid,
+    out_refund_no: &str,
+) -> Option<&'a mut StrayPayment> {
+    card.renewal_mut(renewal_id)?
+        .strays
+        .iter_mut()
+        .find(|s| s.out_refund_no == out_refund_no)
+}
+
 /// Folds one event into the permit.
 pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
     if let PermitEvent::PermitIssued {
@@ -222,6 +255,7 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
             pay_by,
             transaction_id: None,
             out_refund_no: None,
+            strays: Vec::new(),
         }),
         PermitEvent::Paid {
             renewal_id,
@@ -261,6 +295,43 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
         }
         PermitEvent::RenewalCancelled { renewal_id, .. } => {
             set_status(card, renewal_id, RenewalStatus::Cancelled);
+        }
+        PermitEvent::StrayPaymentReceived {
+            renewal_id,
+            transaction_id,
+            amount,
+            out_refund_no,
+            ..
+        } => {
+            if let Some(r) = renewal_mut(card, renewal_id) {
+                r.strays.push(StrayPayment {
+                    transaction_id,
+                    amount,
+                    out_refund_no,
+                    refunded: false,
+                    failure: None,
+                });
+            }
+        }
+        PermitEvent::StrayPaymentRefunded {
+            renewal_id,
+            out_refund_no,
+            ..
+        } => {
+            if let Some(s) = stray_mut(card, renewal_id, &out_refund_no) {
+                s.refunded = true;
+                s.failure = None;
+            }
+        }
+        PermitEvent::StrayRefundFailed {
+            renewal_id,
+            out_refund_no,
+            failure,
+            ..
+        } => {
+            if let Some(s) = stray_mut(card, renewal_id, &out_refund_no) {
+                s.failure = Some(failure);
+            }
         }
     }
 }

@@ -563,14 +563,68 @@ fn paying_the_quoted_amount_puts_the_renewal_under_review() {
         .then_expect_events(vec![paid(1)]);
 }
 
+fn stray(n: u128, transaction_id: &str, amount: i64, reason: StrayReason) -> PermitEvent {
+    PermitEvent::StrayPaymentReceived {
+        renewal_id: rid(n),
+        transaction_id: transaction_id.into(),
+        amount: Fen(amount),
+        received_at: at("2022-05-20T02:05:00Z"),
+        reason,
+        out_refund_no: format!("S-{}", transaction_id.replace('-', "")),
+    }
+}
+
 #[test]
-fn a_payment_of_another_amount_is_refused() {
-    for wrong in [35999, 36001, 0] {
+fn a_payment_of_another_amount_is_recorded_as_stray_and_the_renewal_still_awaits_payment() {
+    for wrong in [35999, 36001] {
         PermitTest::with(())
             .given(vec![issued(), submitted(1)])
             .when(pay(1, wrong))
-            .then_expect_error(PermitError::AmountMismatch);
+            .then_expect_events(vec![stray(1, "tx-1", wrong, StrayReason::AmountMismatch)]);
     }
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1)])
+        .when(pay(1, 0))
+        .then_expect_error(PermitError::AmountMismatch);
+}
+
+#[test]
+fn a_stray_payment_is_recorded_once_and_its_refund_once() {
+    let given = vec![
+        issued(),
+        submitted(1),
+        PermitEvent::RenewalCancelled {
+            renewal_id: rid(1),
+            at: at("2022-05-20T02:01:00Z"),
+        },
+        stray(1, "tx-1", 36000, StrayReason::Cancelled),
+    ];
+    PermitTest::with(())
+        .given(given.clone())
+        .when(pay(1, 36000))
+        .then_expect_events(vec![]);
+    let refunded = PermitEvent::StrayPaymentRefunded {
+        renewal_id: rid(1),
+        out_refund_no: "S-tx1".into(),
+        refund_id: "r-1".into(),
+        refunded_at: at("2022-05-20T03:00:00Z"),
+    };
+    let record = PermitCommand::RecordRefund {
+        renewal_id: rid(1),
+        out_refund_no: "S-tx1".into(),
+        refund_id: "r-1".into(),
+        refunded_at: at("2022-05-20T03:00:00Z"),
+    };
+    PermitTest::with(())
+        .given(given.clone())
+        .when(record.clone())
+        .then_expect_events(vec![refunded.clone()]);
+    let mut after = given;
+    after.push(refunded);
+    PermitTest::with(())
+        .given(after)
+        .when(record)
+        .then_expect_events(vec![]);
 }
 
 #[test]
@@ -592,20 +646,20 @@ fn a_duplicate_payment_notification_changes_nothing() {
 }
 
 #[test]
-fn a_second_payment_by_another_transaction_is_refused() {
+fn a_second_payment_by_another_transaction_is_stray() {
     PermitTest::with(())
         .given(vec![issued(), submitted(1), paid(1)])
         .when(PermitCommand::RecordPayment {
             renewal_id: rid(1),
             transaction_id: "tx-other".into(),
             amount: Fen(36000),
-            paid_at: at("2022-05-20T02:06:00Z"),
+            paid_at: at("2022-05-20T02:05:00Z"),
         })
-        .then_expect_error(PermitError::AlreadyPaid);
+        .then_expect_events(vec![stray(1, "tx-other", 36000, StrayReason::AlreadyPaid)]);
 }
 
 #[test]
-fn a_closed_renewal_cannot_be_paid() {
+fn a_payment_for_a_cancelled_renewal_is_recorded_as_stray() {
     PermitTest::with(())
         .given(vec![
             issued(),
@@ -616,10 +670,7 @@ fn a_closed_renewal_cannot_be_paid() {
             },
         ])
         .when(pay(1, 36000))
-        .then_expect_error(PermitError::InvalidTransition {
-            action: "pay",
-            status: "cancelled",
-        });
+        .then_expect_events(vec![stray(1, "tx-1", 36000, StrayReason::Cancelled)]);
 }
 
 #[test]

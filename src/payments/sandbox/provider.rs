@@ -1,8 +1,8 @@
 //! [`SandboxPayments`] as a [`PaymentProvider`].
 
-use super::{resources, SandboxPayments};
+use super::{resources, OrderState, SandboxPayments};
 use crate::payments::port::{
-    CreateOrder, CreatedOrder, PaymentProvider, ProviderError, RefundRequest,
+    CreateOrder, CreatedOrder, OrderStatus, PaymentProvider, ProviderError, RefundRequest,
 };
 use crate::payments::wechat::Verifier;
 use chrono::Utc;
@@ -21,6 +21,27 @@ impl PaymentProvider for SandboxPayments {
             "sandbox payments: order created"
         );
         Ok(CreatedOrder { prepay_id })
+    }
+
+    async fn query_order(&self, out_trade_no: &str) -> Result<OrderStatus, ProviderError> {
+        let order = self
+            .order_state(out_trade_no)
+            .ok_or(ProviderError::UnknownOrder)?;
+        let paid = order.state == OrderState::Success;
+        let trade_state = match order.state {
+            OrderState::Success if order.refunded_fen > 0 => "REFUND",
+            OrderState::Success => "SUCCESS",
+            OrderState::NotPay if Utc::now() > order.expires_at => "CLOSED",
+            OrderState::NotPay => "NOTPAY",
+            OrderState::Closed => "CLOSED",
+        };
+        Ok(OrderStatus {
+            out_trade_no: order.out_trade_no,
+            trade_state: trade_state.to_string(),
+            transaction_id: order.transaction_id,
+            amount_total_fen: paid.then_some(order.amount_fen),
+            success_time: order.success_time,
+        })
     }
 
     async fn close_order(&self, out_trade_no: &str) -> Result<(), ProviderError> {

@@ -99,6 +99,7 @@ fn order(out_trade_no: &str, amount_fen: i64) -> CreateOrder {
         description: "2025 年度长租卡续期".into(),
         amount_fen,
         expires_at: Utc::now() + chrono::Duration::minutes(15),
+        payer_openid: None,
     }
 }
 

@@ -6,9 +6,12 @@
 //! signature travelling in the `Wechatpay-*` headers ([`headers`]). The service checks every
 //! callback with a [`Verifier`]; the sandbox makes them with a [`Signer`].
 
+pub mod client;
+pub mod config;
 pub mod headers;
 pub mod merchant;
 pub mod notification;
+pub mod oauth;
 pub mod resource;
 pub mod signature;
 pub mod signer;

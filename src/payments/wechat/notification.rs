@@ -161,6 +161,12 @@ pub struct EncryptedResource {
 /// A decrypted payment resource (the fields the service reads).
 #[derive(Debug, Clone, Deserialize)]
 pub struct TransactionResource {
+    /// The merchant id it was paid to.
+    #[serde(default)]
+    pub mchid: Option<String>,
+    /// The AppID it was paid under.
+    #[serde(default)]
+    pub appid: Option<String>,
     /// Merchant's order number.
     pub out_trade_no: String,
     /// WeChat's transaction number.
@@ -183,6 +189,9 @@ pub struct TransactionAmount {
 /// A decrypted refund resource (the fields the service reads).
 #[derive(Debug, Clone, Deserialize)]
 pub struct RefundResource {
+    /// The merchant id.
+    #[serde(default)]
+    pub mchid: Option<String>,
     /// Merchant's order number.
     pub out_trade_no: String,
     /// Merchant's refund number.

@@ -93,6 +93,11 @@ impl PlatformKeys {
         self.read().get(serial).cloned()
     }
 
+    /// The key with this serial.
+    pub fn key(&self, serial: &str) -> Option<RsaPublicKey> {
+        self.get(serial).map(|k| k.as_ref().clone())
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, VerifyingKey<Sha256>>> {
         self.0.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -109,6 +114,8 @@ pub struct Verifier {
     keys: PlatformKeys,
     api_v3_key: ApiV3Key,
     max_skew: Duration,
+    /// The merchant id and AppID notifications must name (production).
+    expect: Option<(String, String)>,
 }
 
 impl Verifier {
@@ -131,7 +138,15 @@ impl Verifier {
             keys,
             api_v3_key,
             max_skew: Self::DEFAULT_MAX_SKEW,
+            expect: None,
         }
+    }
+
+    /// The same verifier refusing notifications that name another merchant id or AppID (a
+    /// genuine notification for another merchant sharing the platform key is not ours).
+    pub fn expecting(mut self, mchid: impl Into<String>, appid: impl Into<String>) -> Self {
+        self.expect = Some((mchid.into(), appid.into()));
+        self
     }
 
     /// The same verifier allowing a different clock skew (either way).
@@ -148,6 +163,11 @@ impl Verifier {
     /// The platform keys it accepts.
     pub fn keys(&self) -> &PlatformKeys {
         &self.keys
+    }
+
+    /// The APIv3 key it opens sealed resources with.
+    pub(crate) fn api_v3_key(&self) -> &ApiV3Key {
+        &self.api_v3_key
     }
 
     /// Checks a notification and returns what it says.
@@ -230,11 +250,36 @@ impl Verifier {
         )
         .map_err(VerifyError::Decrypt)?;
         match refund_status {
-            None => payment(envelope.id, read_resource(&plaintext)?).map(Notification::Payment),
+            None => {
+                let resource: TransactionResource = read_resource(&plaintext)?;
+                self.check_party(resource.mchid.as_deref(), resource.appid.as_deref())?;
+                payment(envelope.id, resource).map(Notification::Payment)
+            }
             Some(status) => {
-                refund(envelope.id, status, read_resource(&plaintext)?).map(Notification::Refund)
+                let resource: RefundResource = read_resource(&plaintext)?;
+                self.check_party(resource.mchid.as_deref(), None)?;
+                refund(envelope.id, status, resource).map(Notification::Refund)
             }
         }
+    }
+}
+
+impl Verifier {
+    fn check_party(&self, mchid: Option<&str>, appid: Option<&str>) -> Result<(), VerifyError> {
+        let Some((our_mchid, our_appid)) = &self.expect else {
+            return Ok(());
+        };
+        if mchid != Some(our_mchid.as_str()) {
+            return Err(VerifyError::Malformed(
+                "the notification names another merchant id".into(),
+            ));
+        }
+        if appid.is_some_and(|a| a != our_appid) {
+            return Err(VerifyError::Malformed(
+                "the notification names another AppID".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
