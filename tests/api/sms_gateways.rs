@@ -6,7 +6,7 @@
 
 use crate::app::{spawn_app_with_sms, TestApp, HOLDER_PHONE};
 use crate::fakes::aliyun_sms::{self, FakeAliyunSms};
-use crate::fakes::tencent_sms::FakeTencentSms;
+use crate::fakes::tencent_sms::{self, FakeTencentSms};
 use crate::helpers::{TempDir, TestStore};
 use permit_ledger::services::{Services, Settings};
 use permit_ledger::sms::{SmsConfig, SmsError, SmsGateway, SmsMessage, SmsTemplate};
@@ -215,6 +215,30 @@ async fn eventually<T>(what: &str, f: impl Fn() -> Option<T>) -> T {
 
 async fn tencent() -> FakeTencentSms {
     FakeTencentSms::start(SECRET_ID, SECRET_KEY, APP_ID, &TENCENT_TEMPLATES).await
+}
+
+#[test]
+fn tencent_sms_fake_checks_signatures_as_the_documentation_computes_them() {
+    // The fake's own check against the documentation's worked example
+    // (https://cloud.tencent.com/document/product/213/30654).
+    let header = |name: &str| match name {
+        "content-type" => "application/json; charset=utf-8".to_string(),
+        "host" => "cvm.tencentcloudapi.com".to_string(),
+        _ => String::new(),
+    };
+    let body =
+        r#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
+    assert_eq!(
+        tencent_sms::expected_signature(
+            "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
+            "cvm",
+            1551113065,
+            "content-type;host",
+            &header,
+            body.as_bytes(),
+        ),
+        "72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"
+    );
 }
 
 #[tokio::test]

@@ -110,6 +110,48 @@ fn hmac_sha256(key: &[u8], data: &str) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
+/// The TC3-HMAC-SHA256 signature of a POST to `/` as the documentation computes it: the
+/// signed headers' received values (trimmed, lower-cased) in the order `SignedHeaders` lists
+/// them, the body's SHA-256, the `date/service/tc3_request` scope of the timestamp's UTC date.
+pub fn expected_signature(
+    secret_key: &str,
+    service: &str,
+    timestamp: i64,
+    signed_headers: &str,
+    header: &dyn Fn(&str) -> String,
+    body: &[u8],
+) -> String {
+    let date = chrono::DateTime::from_timestamp(timestamp, 0)
+        .unwrap()
+        .date_naive()
+        .to_string();
+    let mut canonical_headers = String::new();
+    for name in signed_headers.split(';') {
+        canonical_headers.push_str(&format!("{name}:{}\n", header(name).trim().to_lowercase()));
+    }
+    let canonical_request = [
+        "POST",
+        "/",
+        "",
+        &canonical_headers,
+        signed_headers,
+        &hex_sha256(body),
+    ]
+    .join("\n");
+    let string_to_sign = [
+        "TC3-HMAC-SHA256".to_string(),
+        timestamp.to_string(),
+        format!("{date}/{service}/tc3_request"),
+        hex_sha256(canonical_request.as_bytes()),
+    ]
+    .join("\n");
+    let mut key = hmac_sha256(format!("TC3{secret_key}").as_bytes(), &date);
+    for part in [service, "tc3_request"] {
+        key = hmac_sha256(&key, part);
+    }
+    hex::encode(hmac_sha256(&key, &string_to_sign))
+}
+
 /// Checks `Authorization` against the request as received; `Err` is Tencent's error code.
 fn verify(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Result<(), (&'static str, String)> {
     let header = |name: &str| {
@@ -171,31 +213,14 @@ fn verify(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Result<(), (&'stat
             "content-type and host must be signed".into(),
         ));
     }
-    let mut canonical_headers = String::new();
-    for name in &names {
-        canonical_headers.push_str(&format!("{name}:{}\n", header(name).trim().to_lowercase()));
-    }
-    let canonical_request = [
-        "POST",
-        "/",
-        "",
-        &canonical_headers,
+    let expected = expected_signature(
+        &inner.secret_key,
+        service,
+        timestamp,
         signed_headers,
-        &hex_sha256(body),
-    ]
-    .join("\n");
-    let string_to_sign = [
-        "TC3-HMAC-SHA256".to_string(),
-        timestamp.to_string(),
-        format!("{date}/{service}/tc3_request"),
-        hex_sha256(canonical_request.as_bytes()),
-    ]
-    .join("\n");
-    let mut key = hmac_sha256(format!("TC3{}", inner.secret_key).as_bytes(), date);
-    for part in [service, "tc3_request"] {
-        key = hmac_sha256(&key, part);
-    }
-    let expected = hex::encode(hmac_sha256(&key, &string_to_sign));
+        &|name| header(name),
+        body,
+    );
     if expected != signature {
         return Err((
             "AuthFailure.SignatureFailure",
