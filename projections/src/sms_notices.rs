@@ -60,15 +60,25 @@ async fn recipient(
     .transpose()
 }
 
+/// Enqueues a notice: the outbox payload carries the phone, the rendered `text` (the sandbox
+/// shows it), and the `template` name with its `params` in the contract's order (real
+/// gateways send those). `notice` repeats the template name, as payloads before templates did.
 async fn notify(
     tx: &mut AnyConnection,
     t: &Tables,
     event: &FeedEvent,
     notice: &str,
-    text: impl FnOnce(&Recipient) -> String,
+    text: impl FnOnce(&Recipient) -> (String, Vec<String>),
 ) -> Result<(), ProjectionError> {
     if let Some(to) = recipient(tx, t, &event.aggregate_id).await? {
-        let payload = json!({"phone": to.phone, "text": text(&to), "notice": notice});
+        let (text, params) = text(&to);
+        let payload = json!({
+            "phone": to.phone,
+            "text": text,
+            "notice": notice,
+            "template": notice,
+            "params": params,
+        });
         outbox::enqueue(tx, SMS, event, &payload).await?;
     }
     Ok(())
@@ -159,13 +169,19 @@ impl Projection for SmsNotices {
             }
             PermitEvent::Approved { period, .. } => {
                 notify(tx, t, event, "approved", |to| {
-                    texts::approved(&to.lot_name, &to.plate, period)
+                    (
+                        texts::approved(&to.lot_name, &to.plate, period),
+                        texts::params::approved(&to.plate, period),
+                    )
                 })
                 .await?;
             }
             PermitEvent::Rejected { reason, .. } => {
                 notify(tx, t, event, "rejected", |to| {
-                    texts::rejected(&to.lot_name, &to.plate, &reason)
+                    (
+                        texts::rejected(&to.lot_name, &to.plate, &reason),
+                        texts::params::rejected(&to.plate, &reason),
+                    )
                 })
                 .await?;
             }
@@ -178,7 +194,10 @@ impl Projection for SmsNotices {
                 .await?;
                 let amount = Fen(amount.unwrap_or_default());
                 notify(tx, t, event, "refunded", |to| {
-                    texts::refunded(&to.lot_name, &to.plate, amount)
+                    (
+                        texts::refunded(&to.lot_name, &to.plate, amount),
+                        texts::params::refunded(&to.plate, amount),
+                    )
                 })
                 .await?;
             }

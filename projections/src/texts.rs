@@ -44,9 +44,61 @@ pub fn code(lot_name: &str, code: &str, minutes: i64) -> String {
     )
 }
 
+/// Template parameters, in the order the API contract fixes (`docs/api.md`, "Production
+/// mode"): real SMS gateways send a template id and these instead of the text.
+pub mod params {
+    use aggregates::values::{Fen, Period};
+
+    /// A code: `[code, minutes valid]`.
+    pub fn code(code: &str, minutes: i64) -> Vec<String> {
+        vec![code.to_string(), minutes.to_string()]
+    }
+
+    /// An approval: `[plate, from, to]`, dates as `YYYY-MM-DD`.
+    pub fn approved(plate: &str, period: Period) -> Vec<String> {
+        vec![
+            plate.to_string(),
+            period.from.to_string(),
+            period.to.to_string(),
+        ]
+    }
+
+    /// A rejection: `[plate, reason]`.
+    pub fn rejected(plate: &str, reason: &str) -> Vec<String> {
+        vec![plate.to_string(), reason.to_string()]
+    }
+
+    /// A refund: `[plate, yuan]`, yuan with two decimals and no sign (`360.00`).
+    pub fn refunded(plate: &str, amount: Fen) -> Vec<String> {
+        let fen = amount.get().unsigned_abs();
+        vec![plate.to_string(), format!("{}.{:02}", fen / 100, fen % 100)]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn template_parameters_follow_the_contract_order() {
+        let period = Period {
+            from: "2022-06-01".parse().unwrap(),
+            to: "2023-05-31".parse().unwrap(),
+        };
+        assert_eq!(params::code("012345", 5), ["012345", "5"]);
+        assert_eq!(
+            params::approved("京A66666", period),
+            ["京A66666", "2022-06-01", "2023-05-31"]
+        );
+        assert_eq!(
+            params::rejected("京A66666", "照片不清晰"),
+            ["京A66666", "照片不清晰"]
+        );
+        assert_eq!(
+            params::refunded("京A66666", Fen(36005)),
+            ["京A66666", "360.05"]
+        );
+    }
 
     #[test]
     fn the_rejection_notice_says_not_approved_with_the_reason() {

@@ -110,6 +110,8 @@ pub async fn request_code(
     let message = crate::sms::SmsMessage {
         id: format!("code:{}", committed.position.unwrap_or_default()),
         phone: phone.as_str().to_string(),
+        template: crate::sms::SmsTemplate::Code,
+        params: projections::texts::params::code(&code, policy.ttl_s / 60),
         text: projections::texts::code(&lot_name, &code, policy.ttl_s / 60),
         code: Some(code),
     };

@@ -73,6 +73,8 @@ mod tests {
         let msg = SmsMessage {
             id: "sms:1".into(),
             phone: "13912345678".into(),
+            template: crate::sms::SmsTemplate::Rejected,
+            params: vec!["京A66666".into(), "照片不清晰".into()],
             text: "hi".into(),
             code: None,
         };

@@ -1,10 +1,12 @@
 //! The outbox dispatcher: carries out work the projections enqueued, at least once, with the
 //! outbox row's id as the idempotency key (SMS id, refund number), so the outside party acts
-//! once. Failed attempts back off; after many, the row is marked failed for staff.
+//! once. Failed attempts back off; after many, the row is marked failed for staff. Work the
+//! outside party refuses for good (an SMS provider's permanent error: template not approved,
+//! bad number, authentication) is marked failed at once, with the provider's code.
 
 use crate::payments::RefundRequest;
 use crate::services::Services;
-use crate::sms::SmsMessage;
+use crate::sms::{SmsError, SmsMessage, SmsTemplate};
 use chrono::{Duration, Utc};
 use projections::outbox::{CLOSE_ORDER, REFUND, SMS};
 use serde_json::Value;
@@ -68,14 +70,18 @@ pub async fn dispatch_due(svc: &Services) -> Result<usize, sqlx::Error> {
                     .await?;
                 done += 1;
             }
-            Err(error) => {
-                let status = if attempts >= MAX_ATTEMPTS {
+            Err(Failure { error, permanent }) => {
+                let status = if permanent || attempts >= MAX_ATTEMPTS {
                     "failed"
                 } else {
                     "pending"
                 };
                 let backoff = Duration::seconds(2i64.pow(attempts.clamp(0, 10) as u32));
-                tracing::warn!(%id, %kind, attempts, %error, "outbox work failed");
+                if permanent {
+                    tracing::error!(%id, %kind, attempts, %error, "outbox work refused for good; not retried");
+                } else {
+                    tracing::warn!(%id, %kind, attempts, %error, "outbox work failed");
+                }
                 sqlx::query(
                     "UPDATE outbox SET status = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4",
                 )
@@ -91,19 +97,65 @@ pub async fn dispatch_due(svc: &Services) -> Result<usize, sqlx::Error> {
     Ok(done)
 }
 
-async fn carry_out(svc: &Services, id: &str, kind: &str, p: &Value) -> Result<(), String> {
+/// Why work was not done: retried with backoff, or (`permanent`) given up at once.
+struct Failure {
+    error: String,
+    permanent: bool,
+}
+
+impl From<String> for Failure {
+    fn from(error: String) -> Self {
+        Self {
+            error,
+            permanent: false,
+        }
+    }
+}
+
+impl From<SmsError> for Failure {
+    fn from(e: SmsError) -> Self {
+        Self {
+            permanent: e.is_permanent(),
+            error: e.to_string(),
+        }
+    }
+}
+
+/// The SMS an outbox payload describes. Payloads enqueued before templates existed have no
+/// `template`/`params`: their `notice` names the template and the parameters are empty, so the
+/// sandbox still shows their text while a real gateway refuses them permanently
+/// (`missing_template_params`), visibly, rather than send a template with holes in it.
+fn sms_of(id: &str, p: &Value) -> Result<SmsMessage, Failure> {
+    let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+    let name = p["template"].as_str().or_else(|| p["notice"].as_str());
+    let template = name
+        .and_then(SmsTemplate::from_name)
+        .ok_or_else(|| Failure {
+            error: format!("the SMS payload names no known template ({name:?})"),
+            permanent: true,
+        })?;
+    let params = p["params"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| v.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(SmsMessage {
+        id: id.to_string(),
+        phone: text("phone"),
+        template,
+        params,
+        text: text("text"),
+        code: None,
+    })
+}
+
+async fn carry_out(svc: &Services, id: &str, kind: &str, p: &Value) -> Result<(), Failure> {
     let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
     match kind {
-        SMS => svc
-            .sms
-            .send(SmsMessage {
-                id: id.to_string(),
-                phone: text("phone"),
-                text: text("text"),
-                code: None,
-            })
-            .await
-            .map_err(|e| e.to_string()),
+        SMS => Ok(svc.sms.send(sms_of(id, p)?).await?),
         REFUND => svc
             .payments
             .request_refund(RefundRequest {
@@ -114,7 +166,7 @@ async fn carry_out(svc: &Services, id: &str, kind: &str, p: &Value) -> Result<()
                 reason: p["reason"].as_str().unwrap_or("续费审核未通过").into(),
             })
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(|e| e.to_string().into()),
         CLOSE_ORDER => match svc.payments.close_order(&text("out_trade_no")).await {
             Ok(()) | Err(crate::payments::ProviderError::UnknownOrder) => Ok(()),
             Err(crate::payments::ProviderError::AlreadyPaid) => {
@@ -122,11 +174,52 @@ async fn carry_out(svc: &Services, id: &str, kind: &str, p: &Value) -> Result<()
                     "an order closed by the ledger was paid at the provider: refund it by hand");
                 Ok(())
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e.to_string().into()),
         },
         other => {
             tracing::error!(kind = other, "unknown outbox work");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_payload_with_template_and_params_becomes_that_message() {
+        let m = sms_of(
+            "sms:9",
+            &json!({"phone": "13912345678", "text": "t", "notice": "rejected",
+                    "template": "rejected", "params": ["京A66666", "照片不清晰"]}),
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(m.template, SmsTemplate::Rejected);
+        assert_eq!(m.params, ["京A66666", "照片不清晰"]);
+        assert_eq!(m.id, "sms:9");
+        assert_eq!(m.check_params(), Ok(()));
+    }
+
+    #[test]
+    fn an_old_payload_keeps_its_text_and_is_refused_by_real_gateways() {
+        let m = sms_of(
+            "sms:3",
+            &json!({"phone": "13912345678", "text": "t", "notice": "approved"}),
+        )
+        .ok()
+        .unwrap();
+        assert_eq!((m.template, m.text.as_str()), (SmsTemplate::Approved, "t"));
+        assert!(m.check_params().unwrap_err().is_permanent());
+        let none = sms_of("sms:4", &json!({"phone": "1", "text": "t"}));
+        assert!(matches!(
+            none,
+            Err(Failure {
+                permanent: true,
+                ..
+            })
+        ));
     }
 }

@@ -26,6 +26,23 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
+    spawn(backend, settings, None).await
+}
+
+/// Starts the service in sandbox mode but with `sms` as its SMS gateway (a real client pointed
+/// at a local fake): codes and notices go through the real protocol.
+pub async fn spawn_app_with_sms(
+    backend: Backend,
+    sms: Arc<dyn permit_ledger::sms::SmsGateway>,
+) -> TestApp {
+    spawn(backend, Settings::default(), Some(sms)).await
+}
+
+async fn spawn(
+    backend: Backend,
+    settings: Settings,
+    sms: Option<Arc<dyn permit_ledger::sms::SmsGateway>>,
+) -> TestApp {
     let t = TestStore::new(backend).await;
     let dir = TempDir::new();
     let services = Services::build(
@@ -36,6 +53,19 @@ pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
     )
     .await
     .expect("services");
+    let services = match sms {
+        None => services,
+        Some(sms) => {
+            let built = Arc::try_unwrap(services)
+                .ok()
+                .expect("nothing else holds the services yet");
+            Arc::new(Services {
+                sms,
+                sandbox_sms: None,
+                ..built
+            })
+        }
+    };
     let app = Application::build(services.clone(), "127.0.0.1:0".parse().unwrap())
         .await
         .expect("bind");

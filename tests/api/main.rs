@@ -18,5 +18,6 @@ mod load;
 mod openapi;
 mod privacy;
 mod read_side;
+mod sms_gateways;
 mod store;
 mod wechat_pay_client;
