@@ -175,12 +175,14 @@ impl Adapters {
 
 /// The production SMS gateway.
 fn production_sms(
-    _env: production::Source<'_>,
+    env: production::Source<'_>,
     problems: &mut production::Problems,
 ) -> Option<Arc<dyn SmsGateway>> {
-    problems.push(
-        "PERMIT_LEDGER_SMS_PROVIDER: this build has no real SMS gateway yet (see docs/operations.md)"
-            .into(),
-    );
-    None
+    match crate::sms::SmsConfig::from_env(env) {
+        Ok(config) => Some(config.gateway()),
+        Err(found) => {
+            problems.0.extend(found);
+            None
+        }
+    }
 }

@@ -53,7 +53,11 @@ impl Problems {
 pub fn check_base_url(value: &str) -> Result<String, String> {
     let url = reqwest::Url::parse(value.trim()).map_err(|e| format!("not a URL ({e})"))?;
     let host = url.host_str().unwrap_or_default();
-    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}

@@ -272,7 +272,7 @@ mod tests {
             endpoint: "http://127.0.0.1:9/".into(),
             region: DEFAULT_REGION.into(),
             access_key_id: "LTAIexample".into(),
-            access_key_secret: Secret::new("s3cret".into()),
+            access_key_secret: Secret::new("s3cret"),
             sign_name: "北大医学部".into(),
             templates: TemplateIds {
                 code: "SMS_1".into(),

@@ -5,39 +5,14 @@
 use super::aliyun::{AliyunSettings, AliyunSms};
 use super::tencent::{TencentSettings, TencentSms};
 use super::{SmsGateway, TemplateIds};
+use crate::services::production::check_base_url;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How long one send may take, connection included, before it counts as a transient failure.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A secret read from a file: its `Debug` and `Display` print `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-
-    /// The secret itself, for signing.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl std::fmt::Display for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub use crate::services::Secret;
 
 /// The SMS provider (`PERMIT_LEDGER_SMS_PROVIDER`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,21 +68,12 @@ impl SmsConfig {
         let secret_id = required("SECRET_ID", &mut problems);
         let key_file = required("SECRET_KEY_FILE", &mut problems);
         let secret_key = if key_file.is_empty() {
-            String::new()
+            Secret::new(String::new())
         } else {
-            match std::fs::read_to_string(&key_file) {
-                Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
-                Ok(_) => {
-                    problems.push(format!("{PREFIX}SECRET_KEY_FILE: {key_file} is empty"));
-                    String::new()
-                }
-                Err(e) => {
-                    problems.push(format!(
-                        "{PREFIX}SECRET_KEY_FILE: cannot read {key_file}: {e}"
-                    ));
-                    String::new()
-                }
-            }
+            Secret::from_file(std::path::Path::new(&key_file)).unwrap_or_else(|why| {
+                problems.push(format!("{PREFIX}SECRET_KEY_FILE: {why}"));
+                Secret::new(String::new())
+            })
         };
         let sign_name = required("SIGN_NAME", &mut problems);
         let app_id = match provider {
@@ -136,15 +102,19 @@ impl SmsConfig {
             ),
         };
         let endpoint = optional("ENDPOINT").unwrap_or_else(|| default_endpoint.to_string());
-        if let Err(why) = check_endpoint(&endpoint) {
-            problems.push(format!("{PREFIX}ENDPOINT: {why}"));
-        }
+        let endpoint = match check_base_url(&endpoint) {
+            Ok(endpoint) => endpoint,
+            Err(why) => {
+                problems.push(format!("{PREFIX}ENDPOINT: {endpoint:?}: {why}"));
+                endpoint
+            }
+        };
         let region = optional("REGION").unwrap_or_else(|| default_region.to_string());
         match provider {
             Some(provider) if problems.is_empty() => Ok(SmsConfig {
                 provider,
                 secret_id,
-                secret_key: Secret(secret_key),
+                secret_key,
                 sign_name,
                 app_id,
                 templates,
@@ -205,27 +175,6 @@ impl SmsConfig {
                 .expect(CHECKED),
             ),
         }
-    }
-}
-
-/// An endpoint must be an https URL, or plain http to a loopback host (tests' fakes).
-fn check_endpoint(endpoint: &str) -> Result<(), String> {
-    let url = reqwest::Url::parse(endpoint).map_err(|e| format!("{endpoint:?} is no URL: {e}"))?;
-    let Some(host) = url.host_str() else {
-        return Err(format!("{endpoint:?} has no host"));
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        "http" => Err(format!(
-            "{endpoint:?}: plain http is accepted only for loopback hosts"
-        )),
-        other => Err(format!("{endpoint:?}: scheme {other} is not http(s)")),
     }
 }
 

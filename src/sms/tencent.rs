@@ -373,7 +373,7 @@ mod tests {
             endpoint: "http://127.0.0.1:9/".into(),
             region: DEFAULT_REGION.into(),
             secret_id: "id".into(),
-            secret_key: Secret::new("key".into()),
+            secret_key: Secret::new("key"),
             app_id: "1400006666".into(),
             sign_name: "北大医学部".into(),
             templates: TemplateIds {
