@@ -294,3 +294,38 @@ impl TestApp {
             .unwrap()
     }
 }
+
+/// Starts the service in production mode: `env(public_url)` gives its production settings
+/// (the public URL is the address it listens on, known before the services are built).
+pub async fn spawn_production(
+    backend: Backend,
+    env: impl Fn(&str) -> std::collections::HashMap<String, String>,
+) -> TestApp {
+    let t = TestStore::new(backend).await;
+    let dir = TempDir::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let settings = Settings {
+        mode: permit_ledger::services::Mode::Production,
+        ..Settings::default()
+    };
+    let vars = env(&base);
+    let services = Services::build_from(t.store.clone(), settings, &dir.0, None, &|name: &str| {
+        vars.get(name).cloned()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("production services: {e}"));
+    let app = Application::from_listener(services.clone(), listener).expect("serve");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base,
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        services,
+        t,
+        _dir: dir,
+        _stop: stop,
+    }
+}

@@ -446,7 +446,9 @@ async fn send_notification(
     crate::app::json_of(headers.apply_to(req).send().await.unwrap()).await
 }
 
-async fn forged_stale_wrong_amount_and_replayed_notifications_change_nothing(backend: Backend) {
+async fn forged_stale_and_replayed_notifications_change_nothing_and_a_wrong_amount_is_stray(
+    backend: Backend,
+) {
     let app = spawn_app(backend).await;
     let (owner, renewal, order) = awaiting_payment(&app).await;
     let sandbox = app.services.sandbox_payments.clone().unwrap();
@@ -492,18 +494,33 @@ async fn forged_stale_wrong_amount_and_replayed_notifications_change_nothing(bac
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
-    // Genuinely signed but for the wrong amount.
-    let (h, body) =
-        sandbox
-            .signer()
-            .notification("TRANSACTION.SUCCESS", &transaction(&order, 1), now);
-    let (status, answer) = send_notification(&app, &h, body).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert_eq!(
         app.event_count().await,
         events,
         "nothing appended by bad notifications"
     );
+    // Genuinely signed but for another amount (another transaction): money is money, so it is
+    // acknowledged and recorded as a stray payment (refunded), and the renewal still awaits
+    // its own payment.
+    let mut wrong = transaction(&order, 1);
+    wrong["transaction_id"] = json!("4200000000000000000000000002");
+    let (h, body) = sandbox
+        .signer()
+        .notification("TRANSACTION.SUCCESS", &wrong, now);
+    let (status, answer) = send_notification(&app, &h, body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    let events = events + 1;
+    assert_eq!(
+        app.event_count().await,
+        events,
+        "one stray payment recorded"
+    );
+    let strays: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'StrayPaymentReceived'")
+            .fetch_one(&app.t.store.db.read)
+            .await
+            .unwrap();
+    assert_eq!(strays, 1);
     let (_, r) = app
         .get(&format!("/api/v1/renewals/{renewal}"), Some(&owner))
         .await;
@@ -530,5 +547,5 @@ crate::on_both_backends!(
     code_limits_hold_over_http,
     an_address_sending_too_many_code_requests_is_limited,
     a_revoked_session_is_refused,
-    forged_stale_wrong_amount_and_replayed_notifications_change_nothing,
+    forged_stale_and_replayed_notifications_change_nothing_and_a_wrong_amount_is_stray,
 );

@@ -17,6 +17,7 @@ mod http_security;
 mod load;
 mod openapi;
 mod privacy;
+mod production;
 mod read_side;
 mod sms_gateways;
 mod store;

@@ -217,7 +217,6 @@ impl FakeWechatPay {
     }
 
     /// Redelivers the payment notification of a paid order (as WeChat retries).
-    #[allow(dead_code)] // the production-mode flows use it
     pub async fn redeliver_payment(&self, out_trade_no: &str) -> StatusCode {
         let order = self.order(out_trade_no).expect("no such order");
         let resource = transaction_json(&order);
@@ -231,7 +230,6 @@ impl FakeWechatPay {
     }
 
     /// Ends a refund with `status` (`SUCCESS`, `CLOSED`, `ABNORMAL`) and notifies.
-    #[allow(dead_code)] // the production-mode flows use it
     pub async fn finish_refund(&self, out_refund_no: &str, status: &str) -> StatusCode {
         let refund = {
             let mut book = self.book();
