@@ -44,7 +44,7 @@ impl SmsConfig {
     pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<SmsConfig, Vec<String>> {
         let mut problems = Vec::new();
         let required = |name: &str, problems: &mut Vec<String>| -> String {
-            let var = format!("{PREFIX}{name}");
+            let var = name.to_string();
             match get(&var).map(|v| v.trim().to_string()) {
                 Some(v) if !v.is_empty() => v,
                 _ => {
@@ -53,7 +53,7 @@ impl SmsConfig {
                 }
             }
         };
-        let provider_text = required("PROVIDER", &mut problems);
+        let provider_text = required("PERMIT_LEDGER_SMS_PROVIDER", &mut problems);
         let provider = match provider_text.as_str() {
             "tencent" => Some(Provider::Tencent),
             "aliyun" => Some(Provider::Aliyun),
@@ -65,8 +65,8 @@ impl SmsConfig {
                 None
             }
         };
-        let secret_id = required("SECRET_ID", &mut problems);
-        let key_file = required("SECRET_KEY_FILE", &mut problems);
+        let secret_id = required("PERMIT_LEDGER_SMS_SECRET_ID", &mut problems);
+        let key_file = required("PERMIT_LEDGER_SMS_SECRET_KEY_FILE", &mut problems);
         let secret_key = if key_file.is_empty() {
             Secret::new(String::new())
         } else {
@@ -75,19 +75,19 @@ impl SmsConfig {
                 Secret::new(String::new())
             })
         };
-        let sign_name = required("SIGN_NAME", &mut problems);
+        let sign_name = required("PERMIT_LEDGER_SMS_SIGN_NAME", &mut problems);
         let app_id = match provider {
-            Some(Provider::Tencent) => Some(required("APP_ID", &mut problems)),
-            _ => get(&format!("{PREFIX}APP_ID")).filter(|v| !v.trim().is_empty()),
+            Some(Provider::Tencent) => Some(required("PERMIT_LEDGER_SMS_APP_ID", &mut problems)),
+            _ => get("PERMIT_LEDGER_SMS_APP_ID").filter(|v| !v.trim().is_empty()),
         };
         let templates = TemplateIds {
-            code: required("TEMPLATE_CODE", &mut problems),
-            approved: required("TEMPLATE_APPROVED", &mut problems),
-            rejected: required("TEMPLATE_REJECTED", &mut problems),
-            refunded: required("TEMPLATE_REFUNDED", &mut problems),
+            code: required("PERMIT_LEDGER_SMS_TEMPLATE_CODE", &mut problems),
+            approved: required("PERMIT_LEDGER_SMS_TEMPLATE_APPROVED", &mut problems),
+            rejected: required("PERMIT_LEDGER_SMS_TEMPLATE_REJECTED", &mut problems),
+            refunded: required("PERMIT_LEDGER_SMS_TEMPLATE_REFUNDED", &mut problems),
         };
         let optional = |name: &str| {
-            get(&format!("{PREFIX}{name}"))
+            get(name)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
@@ -101,7 +101,8 @@ impl SmsConfig {
                 super::tencent::DEFAULT_REGION,
             ),
         };
-        let endpoint = optional("ENDPOINT").unwrap_or_else(|| default_endpoint.to_string());
+        let endpoint =
+            optional("PERMIT_LEDGER_SMS_ENDPOINT").unwrap_or_else(|| default_endpoint.to_string());
         let endpoint = match check_base_url(&endpoint) {
             Ok(endpoint) => endpoint,
             Err(why) => {
@@ -109,7 +110,8 @@ impl SmsConfig {
                 endpoint
             }
         };
-        let region = optional("REGION").unwrap_or_else(|| default_region.to_string());
+        let region =
+            optional("PERMIT_LEDGER_SMS_REGION").unwrap_or_else(|| default_region.to_string());
         match provider {
             Some(provider) if problems.is_empty() => Ok(SmsConfig {
                 provider,
