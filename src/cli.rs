@@ -122,6 +122,7 @@ pub struct ServeArgs {
         long,
         env = "PERMIT_LEDGER_CODES_PER_ADDRESS",
         default_value_t = 600,
+        value_parser = clap::value_parser!(u32).range(1..),
         global = true
     )]
     pub codes_per_address: u32,

@@ -36,7 +36,9 @@ impl AddressLimiter {
             window.pop_front();
         }
         if window.len() as u32 >= self.per_hour {
-            let oldest = *window.front().expect("window is full");
+            // With a limit of 0 (refused at start by the CLI) nothing is in the window: wait
+            // the hour rather than panic.
+            let oldest = window.front().copied().unwrap_or(now);
             return Err(aggregates::business_time::seconds_until(
                 now,
                 oldest + Duration::hours(1),

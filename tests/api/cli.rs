@@ -178,3 +178,25 @@ async fn staff_credentials_are_restored_from_the_ledger(t: TestStore) {
 }
 
 crate::on_both_stores!(staff_credentials_are_restored_from_the_ledger);
+
+#[test]
+fn a_zero_code_limit_is_refused_at_start_with_the_setting_named() {
+    let dir = TempDir::new();
+    let out = permit_ledger(
+        &[
+            ("DATABASE_URL", String::new()),
+            ("PERMIT_LEDGER_DATA_DIR", dir.0.display().to_string()),
+            ("PERMIT_LEDGER_CODES_PER_ADDRESS", "0".into()),
+        ],
+        &["serve"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "clap's usage error, not a panic"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("codes-per-address"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!dir.0.join("ledger.sqlite3").exists(), "nothing opened");
+}
