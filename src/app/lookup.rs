@@ -31,8 +31,36 @@ where
     query().await
 }
 
-/// The card a renewal belongs to, or 404 `no_renewal`.
+/// Records which card a renewal (and its payment order) belongs to; written just before the
+/// renewal is appended, so that whatever the ledger holds, the lookup holds too.
+pub async fn record_renewal(
+    svc: &Services,
+    renewal_id: Uuid,
+    permit_id: Uuid,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO order_lookup (renewal_id, permit_id) VALUES ($1, $2)
+         ON CONFLICT (renewal_id) DO NOTHING",
+    )
+    .bind(renewal_id.to_string())
+    .bind(permit_id.to_string())
+    .execute(&svc.store.db.write)
+    .await?;
+    Ok(())
+}
+
+/// The card a renewal belongs to, or 404 `no_renewal`: from the lookup written with the
+/// submission (no projection involved: payment callbacks work while a view lags), else, for
+/// renewals older than that table, from the `cards` view.
 pub async fn permit_of_renewal(svc: &Services, renewal_id: Uuid) -> Result<Uuid, AppError> {
+    let recorded: Option<String> =
+        sqlx::query_scalar("SELECT permit_id FROM order_lookup WHERE renewal_id = $1")
+            .bind(renewal_id.to_string())
+            .fetch_optional(&svc.store.db.write)
+            .await?;
+    if let Some(permit) = recorded.and_then(|p| p.parse().ok()) {
+        return Ok(permit);
+    }
     let permit: Option<String> = with_catch_up(svc, "cards", || async {
         Ok(
             sqlx::query_scalar("SELECT permit_id FROM renewals WHERE renewal_id = $1")

@@ -311,7 +311,48 @@ async fn a_forged_notification_changes_nothing(backend: Backend) {
         .await;
 }
 
+async fn a_payment_is_recorded_though_the_cards_view_does_not_know_the_renewal(backend: Backend) {
+    let w = world(backend).await;
+    let (owner, permit_id) = w.signed_in_owner().await;
+    let (renewal_id, order_id) = w.submitted(&owner, &permit_id).await;
+    w.app
+        .wait_renewal(&owner, &renewal_id, "awaiting_payment")
+        .await;
+    // The view loses the renewal (as a stalled or rebuilding projection would not have it).
+    // (`renewals` is a view over the live generation's table; on SQLite it cannot be written.)
+    let tables: Vec<String> = match backend {
+        Backend::Sqlite => sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'renewals%'",
+        )
+        .fetch_all(&w.app.t.store.db.read)
+        .await
+        .unwrap(),
+        Backend::Postgres => vec!["renewals".into()],
+    };
+    assert!(!tables.is_empty());
+    for table in tables {
+        sqlx::query(&format!("DELETE FROM {table} WHERE renewal_id = $1"))
+            .bind(&renewal_id)
+            .execute(&w.app.t.store.db.write)
+            .await
+            .unwrap();
+    }
+    let (status, _) = w
+        .app
+        .get(&format!("/api/v1/renewals/{renewal_id}"), Some(&owner))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the view no longer has it");
+    assert_eq!(
+        w.pay.pay(&order_id, true).await,
+        Some(StatusCode::NO_CONTENT)
+    );
+    let paid = w.events_of_type("Paid").await;
+    assert_eq!(paid.len(), 1, "the money is in the ledger");
+    assert_eq!(paid[0]["renewal_id"], renewal_id);
+}
+
 crate::on_both_backends!(
+    a_payment_is_recorded_though_the_cards_view_does_not_know_the_renewal,
     the_manuals_rejection_path_runs_on_real_protocols,
     a_lost_payment_notification_is_recovered_by_payment_check,
     a_payment_racing_a_cancel_is_recorded_and_refunded,
