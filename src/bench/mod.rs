@@ -237,14 +237,15 @@ async fn command_and_raw(
     let mut rows: Option<Arc<Vec<raw::RawRow>>> = None;
     for &clients in &o.clients {
         flat_out(clients, warmup).run(&ledger, &w).await?;
-        // The raw INSERTs replay the ledger's own rows (its first lifecycles).
+        o.say(format_args!("(a) {clients} client(s)"));
+        let mut d = flat_out(clients, o.phase).run(&ledger, &w).await?;
+        // The raw INSERTs replay the ledger's own rows (its first lifecycles). Sampled after the
+        // measured phase: on a loaded machine a short warm-up may have appended nothing.
         if rows.is_none() {
             let sample = store.log.read_feed(0, 5_000).await?;
             rows = Some(Arc::new(sample.iter().map(raw::RawRow::from).collect()));
         }
         let rows = rows.clone().expect("sampled above");
-        o.say(format_args!("(a) {clients} client(s)"));
-        let mut d = flat_out(clients, o.phase).run(&ledger, &w).await?;
         o.say(format_args!("(b) {clients} client(s)"));
         raw::insert(store, raw::RAW_TABLE, rows.clone(), clients, warmup).await?;
         let mut r = raw::insert(store, raw::RAW_TABLE, rows.clone(), clients, o.raw_phase).await?;
