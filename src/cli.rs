@@ -48,6 +48,7 @@ impl ServeArgs {
         crate::services::Settings {
             mode: self.mode,
             codes_per_address: self.codes_per_address,
+            trusted_proxies: self.trusted_proxies.clone(),
             ..Default::default()
         }
     }
@@ -126,6 +127,15 @@ pub struct ServeArgs {
         global = true
     )]
     pub codes_per_address: u32,
+    /// Reverse proxies (comma-separated CIDRs) whose `X-Forwarded-For` is believed: the client
+    /// is the right-most address in it not in them. Default none: the TCP peer is the client.
+    #[arg(
+        long,
+        env = "PERMIT_LEDGER_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Address to listen on.
     #[arg(
         long,

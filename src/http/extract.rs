@@ -86,20 +86,28 @@ pub struct RequestInfo {
     pub address: IpAddr,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestInfo {
+impl FromRequestParts<super::AppState> for RequestInfo {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &super::AppState,
+    ) -> Result<Self, Self::Rejection> {
         let request_id = parts
             .headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        let address = parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+        let address = super::client_address::client_address(
+            peer,
+            &parts.headers,
+            &state.settings.trusted_proxies,
+        );
         Ok(RequestInfo {
             request_id,
             address,

@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod client_address;
 mod desk;
 mod error;
 mod extract;

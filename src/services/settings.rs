@@ -31,6 +31,8 @@ pub struct Settings {
     pub review_target: chrono::Duration,
     /// How long a read waits for its projection (`?after_position=`).
     pub read_wait: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Settings {
@@ -44,6 +46,7 @@ impl Default for Settings {
             photo_max_bytes: 5 * 1024 * 1024,
             review_target: chrono::Duration::hours(24),
             read_wait: Duration::from_secs(5),
+            trusted_proxies: Vec::new(),
         }
     }
 }

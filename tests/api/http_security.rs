@@ -391,6 +391,72 @@ async fn an_address_sending_too_many_code_requests_is_limited(backend: Backend) 
     );
 }
 
+async fn clients_behind_a_trusted_proxy_are_limited_each_and_a_forged_header_is_ignored(
+    backend: Backend,
+) {
+    // The test client connects from 127.0.0.1: in the first service that is a trusted proxy,
+    // in the second it is not.
+    let code_request = |app: &crate::app::TestApp, lot: &str, phone: &str, xff: &str| {
+        app.http
+            .post(app.url(&format!("/api/v1/lots/{lot}/codes")))
+            .header("x-forwarded-for", xff)
+            .json(&json!({ "phone": phone }))
+            .send()
+    };
+    let settings = Settings {
+        codes_per_address: 2,
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        ..Settings::default()
+    };
+    let app = spawn_app_with(backend, settings.clone()).await;
+    let admin = app.admin().await;
+    let lot = app.lot(&admin).await;
+    for (i, client) in ["198.51.100.7", "198.51.100.7", "203.0.113.9", "203.0.113.9"]
+        .iter()
+        .enumerate()
+    {
+        let r = code_request(&app, &lot, &format!("1370000020{i}"), client)
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::ACCEPTED,
+            "{client}: its own two requests"
+        );
+    }
+    // A client forging the header still counts as the address the proxy saw.
+    let r = code_request(&app, &lot, "13700000208", "203.0.113.9, 198.51.100.7")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+
+    let untrusted = spawn_app_with(
+        backend,
+        Settings {
+            trusted_proxies: Vec::new(),
+            ..settings
+        },
+    )
+    .await;
+    let admin = untrusted.admin().await;
+    let lot = untrusted.lot(&admin).await;
+    for (i, client) in ["198.51.100.1", "198.51.100.2"].iter().enumerate() {
+        let r = code_request(&untrusted, &lot, &format!("1370000030{i}"), client)
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+    }
+    let r = code_request(&untrusted, &lot, "13700000309", "198.51.100.3")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "an untrusted peer's X-Forwarded-For is ignored: one address, one limit"
+    );
+}
+
 async fn a_revoked_session_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, _, _, owner) = card_and_owner(&app).await;
@@ -546,6 +612,7 @@ crate::on_both_backends!(
     owners_reach_only_their_own_cards_at_their_lot,
     code_limits_hold_over_http,
     an_address_sending_too_many_code_requests_is_limited,
+    clients_behind_a_trusted_proxy_are_limited_each_and_a_forged_header_is_ignored,
     a_revoked_session_is_refused,
     forged_stale_and_replayed_notifications_change_nothing_and_a_wrong_amount_is_stray,
 );
