@@ -87,6 +87,7 @@ pub static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
             &services.store.db,
             &aggregates::values::Phone::parse("13912345678").unwrap(),
             lot.parse().unwrap(),
+            None,
             chrono::Duration::days(1),
         )
         .await
