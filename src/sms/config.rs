@@ -36,8 +36,6 @@ pub struct SmsConfig {
     region: String,
 }
 
-const PREFIX: &str = "PERMIT_LEDGER_SMS_";
-
 impl SmsConfig {
     /// Reads the settings through `get` (the environment, or a config file's values). Every
     /// missing, empty or unreadable setting is one entry of the error, naming its variable.
@@ -60,7 +58,7 @@ impl SmsConfig {
             "" => None,
             other => {
                 problems.push(format!(
-                    "{PREFIX}PROVIDER must be tencent or aliyun, not {other:?}"
+                    "PERMIT_LEDGER_SMS_PROVIDER must be tencent or aliyun, not {other:?}"
                 ));
                 None
             }
@@ -71,7 +69,7 @@ impl SmsConfig {
             Secret::new(String::new())
         } else {
             Secret::from_file(std::path::Path::new(&key_file)).unwrap_or_else(|why| {
-                problems.push(format!("{PREFIX}SECRET_KEY_FILE: {why}"));
+                problems.push(format!("PERMIT_LEDGER_SMS_SECRET_KEY_FILE: {why}"));
                 Secret::new(String::new())
             })
         };
@@ -106,7 +104,7 @@ impl SmsConfig {
         let endpoint = match check_base_url(&endpoint) {
             Ok(endpoint) => endpoint,
             Err(why) => {
-                problems.push(format!("{PREFIX}ENDPOINT: {endpoint:?}: {why}"));
+                problems.push(format!("PERMIT_LEDGER_SMS_ENDPOINT: {endpoint:?}: {why}"));
                 endpoint
             }
         };
@@ -183,6 +181,9 @@ impl SmsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every SMS setting's name starts so.
+    const PREFIX: &str = "PERMIT_LEDGER_SMS_";
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
