@@ -36,6 +36,49 @@ async fn order_of(
     row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
 }
 
+/// Shown to the payer with the refund of a rejected renewal.
+const REJECTED: &str = "续费审核未通过";
+/// Shown to the payer with the refund of a stray payment.
+const STRAY: &str = "续费订单已取消、已过期或重复支付，全额退回";
+
+/// A refund to ask the provider for.
+struct Refund<'a> {
+    out_refund_no: &'a str,
+    refund_fen: i64,
+    /// The order's total is the refunded payment itself (a stray payment), not the order's.
+    whole_payment: bool,
+    reason: &'static str,
+}
+
+/// Puts a refund of the renewal's order into the outbox.
+async fn enqueue_refund(
+    tx: &mut AnyConnection,
+    t: &Tables,
+    event: &FeedEvent,
+    renewal_id: uuid::Uuid,
+    refund: Refund<'_>,
+) -> Result<(), ProjectionError> {
+    let Some((order_id, order_total)) = order_of(tx, t, renewal_id).await? else {
+        return Ok(());
+    };
+    let total = if refund.whole_payment {
+        refund.refund_fen
+    } else {
+        order_total
+    };
+    let payload = json!({
+        "renewal_id": renewal_id,
+        "permit_id": event.aggregate_id,
+        "out_trade_no": order_id,
+        "out_refund_no": refund.out_refund_no,
+        "refund_fen": refund.refund_fen,
+        "total_fen": total,
+        "reason": refund.reason,
+    });
+    outbox::enqueue(tx, REFUND, event, &payload).await?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl Projection for PaymentDispatch {
     fn name(&self) -> &'static str {
@@ -82,17 +125,13 @@ impl Projection for PaymentDispatch {
                 amount,
                 ..
             } => {
-                if let Some((order_id, total)) = order_of(tx, t, renewal_id).await? {
-                    let payload = json!({
-                        "renewal_id": renewal_id,
-                        "permit_id": event.aggregate_id,
-                        "out_trade_no": order_id,
-                        "out_refund_no": out_refund_no,
-                        "refund_fen": amount.get(),
-                        "total_fen": total,
-                    });
-                    outbox::enqueue(tx, REFUND, event, &payload).await?;
-                }
+                let refund = Refund {
+                    out_refund_no: &out_refund_no,
+                    refund_fen: amount.get(),
+                    whole_payment: false,
+                    reason: REJECTED,
+                };
+                enqueue_refund(tx, t, event, renewal_id, refund).await?;
             }
             // Money the renewal could not take goes back in full, under its own refund number.
             PermitEvent::StrayPaymentReceived {
@@ -101,18 +140,13 @@ impl Projection for PaymentDispatch {
                 amount,
                 ..
             } => {
-                if let Some((order_id, _)) = order_of(tx, t, renewal_id).await? {
-                    let payload = json!({
-                        "renewal_id": renewal_id,
-                        "permit_id": event.aggregate_id,
-                        "out_trade_no": order_id,
-                        "out_refund_no": out_refund_no,
-                        "refund_fen": amount.get(),
-                        "total_fen": amount.get(),
-                        "reason": "续费订单已取消、已过期或重复支付，全额退回",
-                    });
-                    outbox::enqueue(tx, REFUND, event, &payload).await?;
-                }
+                let refund = Refund {
+                    out_refund_no: &out_refund_no,
+                    refund_fen: amount.get(),
+                    whole_payment: true,
+                    reason: STRAY,
+                };
+                enqueue_refund(tx, t, event, renewal_id, refund).await?;
             }
             PermitEvent::RenewalExpiredUnpaid { renewal_id, .. }
             | PermitEvent::RenewalCancelled { renewal_id, .. } => {

@@ -163,6 +163,7 @@ async fn carry_out(svc: &Services, id: &str, kind: &str, p: &Value) -> Result<()
                 out_refund_no: text("out_refund_no"),
                 refund_fen: p["refund_fen"].as_i64().unwrap_or_default(),
                 total_fen: p["total_fen"].as_i64().unwrap_or_default(),
+                // Rows enqueued before the reason was part of the payload are rejections.
                 reason: p["reason"].as_str().unwrap_or("续费审核未通过").into(),
             })
             .await

@@ -66,10 +66,19 @@ async fn spawn(
             })
         }
     };
-    let app = Application::build(services.clone(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("bind");
-    let base = format!("http://{}", app.local_addr().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve(services, listener, t, dir)
+}
+
+/// Serves `services` on `listener` until the returned app is dropped.
+fn serve(
+    services: Arc<Services>,
+    listener: tokio::net::TcpListener,
+    t: TestStore,
+    dir: TempDir,
+) -> TestApp {
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = Application::from_listener(services.clone(), listener).expect("serve");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -315,17 +324,5 @@ pub async fn spawn_production(
     })
     .await
     .unwrap_or_else(|e| panic!("production services: {e}"));
-    let app = Application::from_listener(services.clone(), listener).expect("serve");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
-    TestApp {
-        base,
-        http: reqwest::Client::builder().no_proxy().build().unwrap(),
-        services,
-        t,
-        _dir: dir,
-        _stop: stop,
-    }
+    serve(services, listener, t, dir)
 }
