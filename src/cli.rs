@@ -48,6 +48,7 @@ impl ServeArgs {
         crate::services::Settings {
             mode: self.mode,
             codes_per_address: self.codes_per_address,
+            sms_daily_budget: self.sms_daily_budget,
             trusted_proxies: self.trusted_proxies.clone(),
             ..Default::default()
         }
@@ -83,6 +84,30 @@ pub enum Command {
     /// Auditing: verify the ledger or an export, export, import, checkpoints (docs/audit.md).
     #[command(subcommand)]
     Audit(crate::audit::AuditCommand),
+    /// Work the outbox gave up on; sending a held SMS notice again.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+/// `outbox` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Every piece of work marked failed, with the SMS attempts and the provider's answers.
+    Failed {
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a failed SMS notice once more, recording why (e.g. the provider's console shows it
+    /// was not delivered).
+    Resend {
+        /// The notice's outbox id (`outbox failed` lists them).
+        #[arg(long)]
+        id: String,
+        /// Why it may be sent again.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// `projections` subcommands.
@@ -127,6 +152,16 @@ pub struct ServeArgs {
         global = true
     )]
     pub codes_per_address: u32,
+    /// SMS one lot may send per business day (codes and notices); code requests are refused
+    /// once it is spent, notices still go out. A warning is logged at 80 %.
+    #[arg(
+        long,
+        env = "PERMIT_LEDGER_SMS_DAILY_BUDGET",
+        default_value_t = 5000,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub sms_daily_budget: u32,
     /// Reverse proxies (comma-separated CIDRs) whose `X-Forwarded-For` is believed: the client
     /// is the right-most address in it not in them. Default none: the TCP peer is the client.
     #[arg(

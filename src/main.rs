@@ -1,7 +1,8 @@
 use aggregates::metadata::{Actor, EventMetadata, Role};
 use clap::Parser;
+use permit_ledger::app::given_up;
 use permit_ledger::app::staff::add_staff;
-use permit_ledger::cli::{Cli, Command, ProjectionsCommand, StaffCommand};
+use permit_ledger::cli::{Cli, Command, OutboxCommand, ProjectionsCommand, StaffCommand};
 use permit_ledger::ledger::Ledger;
 use permit_ledger::read_side::ReadSide;
 use permit_ledger::services::{Services, StartError};
@@ -77,8 +78,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
         }
         Command::Projections(command) => projections(store, command).await?,
+        Command::Outbox(command) => outbox(store, command).await?,
         Command::Bench(_) => {} // run above, before the store is opened
         Command::Audit(_) => {} // run in main, before the store is opened
+    }
+    Ok(())
+}
+
+async fn outbox(store: Store, command: OutboxCommand) -> anyhow::Result<()> {
+    match command {
+        OutboxCommand::Failed { json } => {
+            let list = given_up::list(&store.db).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for w in list {
+                    println!(
+                        "{}\t{}\tattempts={}\t{}",
+                        w.id,
+                        w.kind,
+                        w.attempts,
+                        w.last_error.unwrap_or_default()
+                    );
+                }
+            }
+        }
+        OutboxCommand::Resend { id, reason } => {
+            if let Err(e) = given_up::resend(&store.db, &id, &reason).await {
+                eprintln!("permit-ledger outbox resend: {e}");
+                std::process::exit(match e {
+                    given_up::ResendError::Store(_) => 1,
+                    _ => 2,
+                });
+            }
+            println!("{id} queued to be sent again");
+        }
     }
     Ok(())
 }

@@ -31,6 +31,7 @@ const SCHEMA: &[&str] = &[
 ];
 
 struct Recipient {
+    lot_id: String,
     phone: String,
     plate: String,
     lot_name: String,
@@ -42,7 +43,7 @@ async fn recipient(
     permit_id: &str,
 ) -> Result<Option<Recipient>, sqlx::Error> {
     let row = sqlx::query(&format!(
-        "SELECT c.phone, c.plate, l.name FROM {} c JOIN {} l ON l.lot_id = c.lot_id
+        "SELECT c.lot_id, c.phone, c.plate, l.name FROM {} c JOIN {} l ON l.lot_id = c.lot_id
           WHERE c.permit_id = $1",
         t.get("sms_notices_cards"),
         t.get("sms_notices_lots")
@@ -52,15 +53,17 @@ async fn recipient(
     .await?;
     row.map(|r| {
         Ok(Recipient {
-            phone: r.try_get(0)?,
-            plate: r.try_get(1)?,
-            lot_name: r.try_get(2)?,
+            lot_id: r.try_get(0)?,
+            phone: r.try_get(1)?,
+            plate: r.try_get(2)?,
+            lot_name: r.try_get(3)?,
         })
     })
     .transpose()
 }
 
-/// Enqueues a notice: the outbox payload carries the phone, the rendered `text` (the sandbox
+/// Enqueues a notice: the outbox payload carries the lot (whose daily SMS budget it counts
+/// against), the phone, the rendered `text` (the sandbox
 /// shows it), and the `template` name with its `params` in the contract's order (real
 /// gateways send those). `notice` repeats the template name, as payloads before templates did.
 async fn notify(
@@ -73,6 +76,7 @@ async fn notify(
     if let Some(to) = recipient(tx, t, &event.aggregate_id).await? {
         let (text, params) = text(&to);
         let payload = json!({
+            "lot_id": to.lot_id,
             "phone": to.phone,
             "text": text,
             "notice": notice,

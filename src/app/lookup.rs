@@ -96,3 +96,19 @@ pub async fn permits_for_plate(
     .await?;
     Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
 }
+
+/// Whether `phone` holds a card at `lot_id` (codes go only to card holders). A miss waits for
+/// the `cards` view to reach the ledger's head, so a card issued a moment ago counts.
+pub async fn holds_card_at(svc: &Services, lot_id: Uuid, phone: &Phone) -> Result<bool, AppError> {
+    let cards: i64 = with_catch_up(svc, "cards", || async {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM cards WHERE lot_id = $1 AND phone = $2")
+                .bind(lot_id.to_string())
+                .bind(phone.as_str())
+                .fetch_one(&svc.store.db.read)
+                .await?,
+        )
+    })
+    .await?;
+    Ok(cards > 0)
+}

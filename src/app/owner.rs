@@ -7,6 +7,8 @@ use crate::error::AppError;
 use crate::payments::wechat::oauth::OAuthError;
 use crate::payments::CreateOrder;
 use crate::services::Services;
+use crate::sms::{attempts, budget, SmsMessage, SmsTemplate};
+use aggregates::business_time::{business_date, next_business_midnight, seconds_until};
 use aggregates::lot::Lot;
 use aggregates::metadata::{Actor, EventMetadata, Role};
 use aggregates::permit::{Permit, PermitCommand, PermitError, RenewalTerms};
@@ -74,7 +76,10 @@ async fn lot_name(svc: &Services, lot_id: Uuid) -> Result<String, AppError> {
         .ok_or_else(|| AppError::not_found("no_lot", "no such lot"))
 }
 
-/// Sends a code to `phone` for `lot_id` (manual step 1), within the code limits.
+/// Sends a code to `phone` for `lot_id` (manual step 1), within the code limits, the
+/// address's limit and the lot's daily SMS budget. A phone that holds no card at the lot gets
+/// the same answer, after about as long, and no SMS (nobody can make the service text
+/// strangers); its request counts against the same limits.
 pub async fn request_code(
     svc: &Services,
     lot_id: Uuid,
@@ -84,13 +89,26 @@ pub async fn request_code(
 ) -> Result<CodeSent, AppError> {
     let lot_name = lot_name(svc, lot_id).await?;
     let now = svc.clock.now();
-    svc.address_limit
-        .check(address, now)
-        .map_err(|retry_after_s| AppError::Refused {
+    if let Err(retry_after_s) = svc.address_limit.check(&svc.store.db, address, now).await? {
+        return Err(AppError::Refused {
             code: "address_rate_limited",
             kind: aggregates::error_code::ErrorKind::RateLimited { retry_after_s },
             message: "too many code requests from this address; try again later".into(),
-        })?;
+        });
+    }
+    let day = business_date(now);
+    let lot_key = lot_id.to_string();
+    let budget = svc.settings.sms_daily_budget;
+    if budget::used(&svc.store.db, &lot_key, day).await? >= i64::from(budget) {
+        return Err(AppError::Refused {
+            code: "sms_budget_exhausted",
+            kind: aggregates::error_code::ErrorKind::RateLimited {
+                retry_after_s: seconds_until(now, next_business_midnight(now)),
+            },
+            message: "the lot has sent all the SMS it may send today; try again tomorrow".into(),
+        });
+    }
+    let holder = lookup::holds_card_at(svc, lot_id, phone).await?;
     let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000));
     let policy = svc.settings.code_policy;
     let phone_hash = svc.secrets.phone_hash(phone.as_str());
@@ -107,22 +125,35 @@ pub async fn request_code(
             &owner_meta(&phone_hash, request_id, request_id),
         )
         .await?;
-    let message = crate::sms::SmsMessage {
+    let answer = CodeSent {
+        resend_after_s: policy.resend_after_s,
+        expires_in_s: policy.ttl_s,
+    };
+    if !holder {
+        tracing::info!(%lot_id, "code requested for a phone without a card at the lot: nothing sent");
+        tokio::time::sleep(svc.code_timing.typical()).await;
+        return Ok(answer);
+    }
+    budget::spend(&svc.store.db, &lot_key, day, budget).await?;
+    let message = SmsMessage {
         id: format!("code:{}", committed.position.unwrap_or_default()),
         phone: phone.as_str().to_string(),
-        template: crate::sms::SmsTemplate::Code,
+        template: SmsTemplate::Code,
         params: projections::texts::params::code(&code, policy.ttl_s / 60),
         text: projections::texts::code(&lot_name, &code, policy.ttl_s / 60),
         code: Some(code),
     };
-    svc.sms
-        .send(message)
-        .await
-        .map_err(|e| AppError::Internal(format!("the code SMS could not be sent: {e}")))?;
-    Ok(CodeSent {
-        resend_after_s: policy.resend_after_s,
-        expires_in_s: policy.ttl_s,
-    })
+    let started = std::time::Instant::now();
+    let sent = attempts::send_recorded(&svc.store.db, svc.sms.as_ref(), message).await;
+    svc.code_timing.record(started.elapsed());
+    if let Err(e) = sent {
+        tracing::warn!(%lot_id, error = %e, "the code SMS could not be sent");
+        return Err(AppError::Upstream {
+            code: "sms_unavailable",
+            message: "the code could not be sent; try again in a minute".into(),
+        });
+    }
+    Ok(answer)
 }
 
 /// The payer's openid for a session: exchanged for the WeChat OAuth code where the service

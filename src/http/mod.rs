@@ -9,6 +9,7 @@ mod extract;
 mod health;
 mod idempotency;
 mod lots;
+mod metrics;
 mod openapi;
 mod owner;
 mod payments;
@@ -40,6 +41,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(services: AppState) -> Router {
     let mut app = Router::new()
         .merge(health::routes())
+        .merge(metrics::routes())
         .merge(lots::routes())
         .merge(desk::routes())
         .merge(owner::routes())

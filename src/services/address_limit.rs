@@ -1,67 +1,89 @@
 //! Per-client-address limit on code requests (against SMS bombing from one address), counted
-//! over the last hour of the business clock.
+//! over the last hour of the business clock, in the store: every instance counts the same
+//! requests, and a restart forgets nothing.
 
+use crate::store::{Backend, Db, StoreError};
 use chrono::{DateTime, Duration, Utc};
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
 
-/// Sliding one-hour windows per address, in memory.
-#[derive(Debug)]
+/// At most `per_hour` code requests per client address per sliding hour.
+#[derive(Debug, Clone, Copy)]
 pub struct AddressLimiter {
     per_hour: u32,
-    seen: Mutex<HashMap<IpAddr, VecDeque<DateTime<Utc>>>>,
+}
+
+fn fmt(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl AddressLimiter {
     /// At most `per_hour` requests per address per hour.
     pub fn new(per_hour: u32) -> Self {
-        Self {
-            per_hour,
-            seen: Mutex::new(HashMap::new()),
-        }
+        Self { per_hour }
     }
 
-    /// Records a request at `now`; `Err(seconds to wait)` when over the limit.
-    pub fn check(&self, address: IpAddr, now: DateTime<Utc>) -> Result<(), i64> {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() > 100_000 {
-            seen.retain(|_, q| q.back().is_some_and(|t| now - *t < Duration::hours(1)));
+    /// Records a request from `address` at `now`; `Ok(Err(seconds to wait))` when over the
+    /// limit (nothing is recorded then). Requests stamped after `now` (another instance's
+    /// clock a little ahead) count too.
+    ///
+    /// The count and the insert are one statement; on PostgreSQL it runs under a
+    /// transaction-scoped advisory lock on the address, so concurrent requests on several
+    /// instances cannot all see the last free slot (SQLite runs one writer at a time).
+    pub async fn check(
+        &self,
+        db: &Db,
+        address: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), i64>, StoreError> {
+        let address = address.to_string();
+        let window_start = fmt(now - Duration::hours(1));
+        let mut tx = db.write.begin().await?;
+        if db.backend == Backend::Postgres {
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS locked")
+                .bind(format!("code_requests_by_address:{address}"))
+                .execute(&mut *tx)
+                .await?;
         }
-        let window = seen.entry(address).or_default();
-        while window
-            .front()
-            .is_some_and(|t| now - *t >= Duration::hours(1) || *t > now)
-        {
-            window.pop_front();
-        }
-        if window.len() as u32 >= self.per_hour {
+        // Requests that have left the window (of any address) are no longer needed.
+        sqlx::query("DELETE FROM code_requests_by_address WHERE requested_at <= $1")
+            .bind(&window_start)
+            .execute(&mut *tx)
+            .await?;
+        let recorded = sqlx::query(
+            "INSERT INTO code_requests_by_address (address, requested_at)
+             SELECT $1, $2
+              WHERE (SELECT count(*) FROM code_requests_by_address
+                      WHERE address = $1 AND requested_at > $3) < $4",
+        )
+        .bind(&address)
+        .bind(fmt(now))
+        .bind(&window_start)
+        .bind(i64::from(self.per_hour))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let answer = if recorded == 1 {
+            Ok(())
+        } else {
+            let oldest: Option<String> = sqlx::query_scalar(
+                "SELECT min(requested_at) FROM code_requests_by_address
+                  WHERE address = $1 AND requested_at > $2",
+            )
+            .bind(&address)
+            .bind(&window_start)
+            .fetch_one(&mut *tx)
+            .await?;
             // With a limit of 0 (refused at start by the CLI) nothing is in the window: wait
-            // the hour rather than panic.
-            let oldest = window.front().copied().unwrap_or(now);
-            return Err(aggregates::business_time::seconds_until(
+            // the hour.
+            let oldest = oldest
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map_or(now, |t| t.with_timezone(&Utc));
+            Err(aggregates::business_time::seconds_until(
                 now,
                 oldest + Duration::hours(1),
-            ));
-        }
-        window.push_back(now);
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_address_over_its_hourly_limit_waits_for_the_oldest_to_age_out() {
-        let limiter = AddressLimiter::new(2);
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        let t0: DateTime<Utc> = "2022-05-20T02:00:00Z".parse().unwrap();
-        assert!(limiter.check(ip, t0).is_ok());
-        assert!(limiter.check(ip, t0 + Duration::minutes(10)).is_ok());
-        assert_eq!(limiter.check(ip, t0 + Duration::minutes(20)), Err(40 * 60));
-        assert!(limiter.check("10.0.0.2".parse().unwrap(), t0).is_ok());
-        assert!(limiter.check(ip, t0 + Duration::minutes(61)).is_ok());
+            ))
+        };
+        tx.commit().await?;
+        Ok(answer)
     }
 }

@@ -50,6 +50,8 @@ pub struct Services {
     pub oauth: Option<Arc<crate::payments::wechat::oauth::OAuthClient>>,
     /// Per-address limit on code requests.
     pub address_limit: AddressLimiter,
+    /// How long code sends usually take (a stranger's answer waits as long).
+    pub code_timing: crate::sms::timing::SendTiming,
 }
 
 /// Why the services could not start.
@@ -109,6 +111,7 @@ impl Services {
             read,
             clock: adapters.clock,
             address_limit: AddressLimiter::new(settings.codes_per_address),
+            code_timing: Default::default(),
             settings,
             secrets,
             sms: adapters.sms,

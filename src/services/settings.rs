@@ -21,6 +21,8 @@ pub struct Settings {
     pub code_policy: CodePolicy,
     /// Code requests one client address may make per hour.
     pub codes_per_address: u32,
+    /// SMS one lot may send per business day.
+    pub sms_daily_budget: u32,
     /// How long an unpaid renewal stays open.
     pub payment_window: chrono::Duration,
     /// How long an owner session lasts.
@@ -41,6 +43,7 @@ impl Default for Settings {
             mode: Mode::Sandbox,
             code_policy: CodePolicy::default(),
             codes_per_address: 600,
+            sms_daily_budget: 5000,
             payment_window: chrono::Duration::hours(2),
             session_ttl: chrono::Duration::days(7),
             photo_max_bytes: 5 * 1024 * 1024,

@@ -6,7 +6,7 @@
 //! [`SmsTemplate::param_names`](super::SmsTemplate::param_names); `OutId` carries the message
 //! id. Sent only when the answer's `Code == "OK"`; other codes are classified by [`classify`].
 
-use super::{network_error, SmsError, SmsGateway, SmsMessage, TemplateIds};
+use super::{network_error, Sent, SmsError, SmsGateway, SmsMessage, TemplateIds};
 use crate::sms::config::Secret;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -86,10 +86,15 @@ pub fn classify(code: &str, message: &str) -> SmsError {
 }
 
 /// Reads a `SendSms` answer (requested with `Format=JSON`).
-pub fn outcome(status: reqwest::StatusCode, body: &str) -> Result<(), SmsError> {
+pub fn outcome(status: reqwest::StatusCode, body: &str) -> Result<Sent, SmsError> {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     match parsed.as_ref().and_then(|v| v["Code"].as_str()) {
-        Some("OK") if status.is_success() => Ok(()),
+        Some("OK") if status.is_success() => Ok(Sent {
+            reference: parsed
+                .as_ref()
+                .and_then(|v| v["BizId"].as_str())
+                .map(str::to_string),
+        }),
         Some(code) if code != "OK" => Err(classify(
             code,
             parsed
@@ -187,7 +192,7 @@ pub fn template_param(message: &SmsMessage) -> Value {
 
 #[async_trait::async_trait]
 impl SmsGateway for AliyunSms {
-    async fn send(&self, message: SmsMessage) -> Result<(), SmsError> {
+    async fn send(&self, message: SmsMessage) -> Result<Sent, SmsError> {
         message.check_params()?;
         let nonce = uuid::Uuid::new_v4().to_string();
         let timestamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -211,6 +216,10 @@ impl SmsGateway for AliyunSms {
             .await
             .map_err(|e| network_error("aliyun", &e))?;
         outcome(status, &text)
+    }
+
+    fn provider(&self) -> &'static str {
+        "aliyun"
     }
 }
 
@@ -312,7 +321,12 @@ mod tests {
     #[test]
     fn answers_are_classified() {
         let ok = r#"{"Message":"OK","RequestId":"r","BizId":"b","Code":"OK"}"#;
-        assert_eq!(outcome(StatusCode::OK, ok), Ok(()));
+        assert_eq!(
+            outcome(StatusCode::OK, ok),
+            Ok(Sent {
+                reference: Some("b".into())
+            })
+        );
         let err = |code: &str| format!(r#"{{"Message":"m","RequestId":"r","Code":"{code}"}}"#);
         for code in [
             "isv.BUSINESS_LIMIT_CONTROL",

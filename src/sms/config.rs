@@ -147,6 +147,12 @@ impl SmsConfig {
 
     /// The gateway these settings describe.
     pub fn gateway(&self) -> Arc<dyn SmsGateway> {
+        self.gateway_waiting(SEND_TIMEOUT)
+    }
+
+    /// The gateway, giving up on an answer after `timeout` (the service uses
+    /// [`SEND_TIMEOUT`]).
+    pub fn gateway_waiting(&self, timeout: Duration) -> Arc<dyn SmsGateway> {
         const CHECKED: &str = "the endpoint was checked by SmsConfig::from_env";
         match self.provider {
             Provider::Tencent => Arc::new(
@@ -158,7 +164,7 @@ impl SmsConfig {
                     app_id: self.app_id.clone().unwrap_or_default(),
                     sign_name: self.sign_name.clone(),
                     templates: self.templates.clone(),
-                    timeout: SEND_TIMEOUT,
+                    timeout,
                 })
                 .expect(CHECKED),
             ),
@@ -170,7 +176,7 @@ impl SmsConfig {
                     access_key_secret: self.secret_key.clone(),
                     sign_name: self.sign_name.clone(),
                     templates: self.templates.clone(),
-                    timeout: SEND_TIMEOUT,
+                    timeout,
                 })
                 .expect(CHECKED),
             ),

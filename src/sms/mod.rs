@@ -6,9 +6,12 @@
 //! it as the phone would. See `docs/sms.md` for how errors are classified and retried.
 
 pub mod aliyun;
+pub mod attempts;
+pub mod budget;
 pub mod config;
 mod sandbox;
 pub mod tencent;
+pub mod timing;
 
 pub use config::{Provider, Secret, SmsConfig};
 pub use sandbox::{SandboxSms, SmsRecord};
@@ -135,6 +138,11 @@ pub enum SmsError {
     /// retries with its backoff).
     #[error("SMS gateway unavailable: {0}")]
     Transient(String),
+    /// The request may have reached the provider but its answer was lost (a timeout after the
+    /// connection was made, the connection dropped mid-answer): the message may have gone out,
+    /// so a notice is not sent again without a recorded reason.
+    #[error("SMS gateway answer lost (the message may have been sent): {0}")]
+    AnswerLost(String),
     /// The provider refused the message for a reason that retrying does not cure (template
     /// not approved, bad number, authentication): the outbox gives it up at once.
     #[error("SMS provider refused the message ({code}): {message}")]
@@ -150,6 +158,11 @@ impl SmsError {
     /// Whether retrying cannot help.
     pub fn is_permanent(&self) -> bool {
         matches!(self, Self::Permanent { .. })
+    }
+
+    /// Whether the message may have gone out although the send did not succeed.
+    pub fn may_have_been_sent(&self) -> bool {
+        matches!(self, Self::AnswerLost(_))
     }
 
     /// A permanent error, its message masked.
@@ -191,11 +204,22 @@ pub fn mask_digits(text: &str) -> String {
     out
 }
 
+/// A message the provider accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// The provider's reference for it (Tencent's `SerialNo`, Aliyun's `BizId`), for asking
+    /// the provider about its delivery.
+    pub reference: Option<String>,
+}
+
 /// An SMS gateway.
 #[async_trait::async_trait]
 pub trait SmsGateway: Send + Sync {
     /// Sends a message; the same `id` is delivered at most once where the gateway can tell.
-    async fn send(&self, message: SmsMessage) -> Result<(), SmsError>;
+    async fn send(&self, message: SmsMessage) -> Result<Sent, SmsError>;
+
+    /// The provider's name, as recorded with each attempt.
+    fn provider(&self) -> &'static str;
 }
 
 /// The HTTP client the real gateways share: rustls, a connect timeout and an overall timeout
@@ -209,17 +233,19 @@ pub(crate) fn http_client(timeout: std::time::Duration) -> reqwest::Client {
         .expect("a reqwest client with rustls builds")
 }
 
-/// A reqwest failure as a transient error, without the URL (it names no phone, but the
-/// endpoint is configuration, not news) and without the body.
+/// A reqwest failure, without the URL (it names no phone, but the endpoint is configuration,
+/// not news) and without the body: transient when no connection was made (nothing reached the
+/// provider), an answer lost otherwise (the request may have been acted on).
 pub(crate) fn network_error(provider: &str, e: &reqwest::Error) -> SmsError {
+    if e.is_connect() {
+        return SmsError::Transient(format!("{provider}: could not connect"));
+    }
     let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
+        "timed out waiting for the answer"
     } else {
-        "request failed"
+        "the connection failed before the answer"
     };
-    SmsError::Transient(format!("{provider}: {what}"))
+    SmsError::AnswerLost(format!("{provider}: {what}"))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! It lives in memory, like a phone's screen: codes are never written to the database.
 
-use super::{SmsError, SmsGateway, SmsMessage};
+use super::{Sent, SmsError, SmsGateway, SmsMessage};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -46,7 +46,7 @@ impl SandboxSms {
 
 #[async_trait::async_trait]
 impl SmsGateway for SandboxSms {
-    async fn send(&self, message: SmsMessage) -> Result<(), SmsError> {
+    async fn send(&self, message: SmsMessage) -> Result<Sent, SmsError> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.seen.insert(message.id) {
             inner
@@ -59,7 +59,11 @@ impl SmsGateway for SandboxSms {
                     code: message.code,
                 });
         }
-        Ok(())
+        Ok(Sent::default())
+    }
+
+    fn provider(&self) -> &'static str {
+        "sandbox"
     }
 }
 

@@ -5,7 +5,7 @@
 //! receipts name it. The message is sent only when `Response.SendStatusSet[].Code == "Ok"`;
 //! `Response.Error.Code` and a number's own status code are classified by [`classify`].
 
-use super::{network_error, SmsError, SmsGateway, SmsMessage, TemplateIds};
+use super::{network_error, Sent, SmsError, SmsGateway, SmsMessage, TemplateIds};
 use crate::sms::config::Secret;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -219,7 +219,7 @@ pub fn e164(phone: &str) -> String {
 }
 
 /// Reads a `SendSms` answer.
-pub fn outcome(status: reqwest::StatusCode, body: &str) -> Result<(), SmsError> {
+pub fn outcome(status: reqwest::StatusCode, body: &str) -> Result<Sent, SmsError> {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let response = parsed.as_ref().map(|v| &v["Response"]);
     if let Some(error) = response.map(|r| &r["Error"]).filter(|e| e.is_object()) {
@@ -243,12 +243,14 @@ pub fn outcome(status: reqwest::StatusCode, body: &str) -> Result<(), SmsError> 
             return Err(classify(code, s["Message"].as_str().unwrap_or("")));
         }
     }
-    Ok(())
+    Ok(Sent {
+        reference: statuses[0]["SerialNo"].as_str().map(str::to_string),
+    })
 }
 
 #[async_trait::async_trait]
 impl SmsGateway for TencentSms {
-    async fn send(&self, message: SmsMessage) -> Result<(), SmsError> {
+    async fn send(&self, message: SmsMessage) -> Result<Sent, SmsError> {
         message.check_params()?;
         let payload = serde_json::to_vec(&self.body(&message)).expect("JSON serialises");
         let timestamp = chrono::Utc::now().timestamp();
@@ -283,6 +285,10 @@ impl SmsGateway for TencentSms {
             .await
             .map_err(|e| network_error("tencent", &e))?;
         outcome(status, &body)
+    }
+
+    fn provider(&self) -> &'static str {
+        "tencent"
     }
 }
 
@@ -416,7 +422,12 @@ mod tests {
         let ok = r#"{"Response":{"SendStatusSet":[{"SerialNo":"1","PhoneNumber":"+8613912345678",
             "Fee":1,"SessionContext":"sms:1","Code":"Ok","Message":"send success","IsoCode":"CN"}],
             "RequestId":"r"}}"#;
-        assert_eq!(outcome(StatusCode::OK, ok), Ok(()));
+        assert_eq!(
+            outcome(StatusCode::OK, ok),
+            Ok(Sent {
+                reference: Some("1".into())
+            })
+        );
         let err = |code: &str| {
             format!(
                 r#"{{"Response":{{"Error":{{"Code":"{code}","Message":"m"}},"RequestId":"r"}}}}"#

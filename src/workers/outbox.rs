@@ -6,7 +6,7 @@
 
 use crate::payments::RefundRequest;
 use crate::services::Services;
-use crate::sms::{SmsError, SmsMessage, SmsTemplate};
+use crate::sms::{attempts, budget, SmsError, SmsMessage, SmsTemplate};
 use chrono::{Duration, Utc};
 use projections::outbox::{CLOSE_ORDER, REFUND, SMS};
 use serde_json::Value;
@@ -115,10 +115,36 @@ impl From<String> for Failure {
 impl From<SmsError> for Failure {
     fn from(e: SmsError) -> Self {
         Self {
-            permanent: e.is_permanent(),
+            // A lost answer is not retried either: the notice may have arrived.
+            permanent: e.is_permanent() || e.may_have_been_sent(),
             error: e.to_string(),
         }
     }
+}
+
+/// Sends a notice once: held (failed, with why) when an earlier attempt may have gone out and
+/// no resend was authorised since (`permit-ledger outbox resend`); counted against its lot's
+/// daily budget when sent (notices are owed, so the budget never stops them).
+async fn send_notice(svc: &Services, id: &str, p: &Value) -> Result<(), Failure> {
+    let message = sms_of(id, p)?;
+    let db = &svc.store.db;
+    if let Some(why) = attempts::held_back(db, id)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Err(Failure {
+            error: why,
+            permanent: true,
+        });
+    }
+    attempts::send_recorded(db, svc.sms.as_ref(), message).await?;
+    // Notices enqueued before they carried their lot count under none.
+    let lot = p["lot_id"].as_str().unwrap_or_default();
+    let day = aggregates::business_time::business_date(svc.clock.now());
+    if let Err(e) = budget::spend(db, lot, day, svc.settings.sms_daily_budget).await {
+        tracing::warn!(%id, error = %e, "a sent notice could not be counted against the budget");
+    }
+    Ok(())
 }
 
 /// The SMS an outbox payload describes. Payloads enqueued before templates existed have no
@@ -155,7 +181,7 @@ fn sms_of(id: &str, p: &Value) -> Result<SmsMessage, Failure> {
 async fn carry_out(svc: &Services, id: &str, kind: &str, p: &Value) -> Result<(), Failure> {
     let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
     match kind {
-        SMS => Ok(svc.sms.send(sms_of(id, p)?).await?),
+        SMS => send_notice(svc, id, p).await,
         REFUND => svc
             .payments
             .request_refund(RefundRequest {

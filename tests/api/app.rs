@@ -70,6 +70,33 @@ async fn spawn(
     serve(services, listener, t, dir)
 }
 
+impl TestApp {
+    /// Another instance of the service over the same store, with pools of its own (as a
+    /// second process would have). Drop it before `self`, which owns the store.
+    pub async fn second_instance(&self, settings: Settings) -> TestApp {
+        let store = permit_ledger::store::open(&self.t.config())
+            .await
+            .expect("open the store again");
+        let t = TestStore {
+            ledger: permit_ledger::ledger::Ledger::new(store.log.clone()),
+            store,
+            pg: None,
+            dir: None,
+        };
+        let dir = TempDir::new();
+        let services = Services::build(
+            t.store.clone(),
+            settings,
+            &dir.0,
+            Some(self.services.clock.now()),
+        )
+        .await
+        .expect("services");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        serve(services, listener, t, dir)
+    }
+}
+
 /// Serves `services` on `listener` until the returned app is dropped.
 fn serve(
     services: Arc<Services>,

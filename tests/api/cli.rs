@@ -200,3 +200,70 @@ fn a_zero_code_limit_is_refused_at_start_with_the_setting_named() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!dir.0.join("ledger.sqlite3").exists(), "nothing opened");
 }
+
+/// `outbox failed` lists a held notice; `outbox resend` refuses an empty reason or an unknown
+/// id (exit 2) and re-queues the notice with the reason recorded.
+async fn outbox_failed_lists_held_notices_and_resend_records_the_reason(t: TestStore) {
+    sqlx::query(
+        "INSERT INTO outbox (id, kind, payload, status, attempts, next_attempt_at, last_error, created_at)
+         VALUES ('sms:9', 'sms', '{}', 'failed', 1, '2022-05-20T02:00:00.000Z',
+                 'the answer to attempt 1 was lost', '2022-05-20T02:00:00.000Z')",
+    )
+    .execute(&t.store.db.write)
+    .await
+    .unwrap();
+    let out = permit_ledger(&t.env(), &["outbox", "failed", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["id"], "sms:9");
+    assert_eq!(listed[0]["kind"], "sms");
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    let out = permit_ledger(
+        &t.env(),
+        &["outbox", "resend", "--id", "sms:9", "--reason", " "],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reason"));
+    let out = permit_ledger(
+        &t.env(),
+        &["outbox", "resend", "--id", "sms:8", "--reason", "x"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = permit_ledger(
+        &t.env(),
+        &[
+            "outbox",
+            "resend",
+            "--id",
+            "sms:9",
+            "--reason",
+            "not delivered, says the console",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM outbox WHERE id = 'sms:9'")
+        .fetch_one(&t.store.db.read)
+        .await
+        .unwrap();
+    assert_eq!(status, "pending");
+    let attempts = permit_ledger::sms::attempts::list(&t.store.db, "sms:9")
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].outcome.as_deref(), Some("resend_authorised"));
+    assert_eq!(
+        attempts[0].detail.as_deref(),
+        Some("not delivered, says the console")
+    );
+}
+
+crate::on_both_stores!(outbox_failed_lists_held_notices_and_resend_records_the_reason);

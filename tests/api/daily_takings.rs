@@ -179,6 +179,7 @@ async fn only_admins_read_it_and_bad_queries_are_refused(backend: Backend) {
     assert_eq!(body["error"]["code"], "forbidden");
     let auditor = app.auditor().await;
     assert_eq!(report(&app, &auditor, &ok).await.0, StatusCode::FORBIDDEN);
+    app.card(&admin, &lot, "京A66666", HOLDER_PHONE).await;
     let owner = app.login(&lot, HOLDER_PHONE).await;
     assert_eq!(report(&app, &owner, &ok).await.0, StatusCode::FORBIDDEN);
     let (status, _) = app

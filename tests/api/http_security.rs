@@ -185,8 +185,10 @@ async fn owners_reach_only_their_own_cards_at_their_lot(backend: Backend) {
     // Another phone at the same lot, with a card of its own.
     let (other_permit, _) = app.card(&admin, &lot, "京B12345", "13800000000").await;
     let intruder = app.login(&lot, "13800000000").await;
-    // The same phone at another lot (after the phone's resend window).
+    // The same phone at another lot, where it holds another card (after the phone's resend
+    // window).
     let lot_b = app.lot(&admin).await;
+    let (card_at_b, _) = app.card(&admin, &lot_b, "京C11111", HOLDER_PHONE).await;
     app.services
         .clock
         .set(app.services.clock.now() + chrono::Duration::seconds(61));
@@ -239,7 +241,17 @@ async fn owners_reach_only_their_own_cards_at_their_lot(backend: Backend) {
     assert!(ids.iter().all(|id| *id != permit));
     let _ = other_permit;
     let (_, listed) = app.get("/api/v1/permits", Some(&elsewhere)).await;
-    assert_eq!(listed["permits"], json!([]));
+    let ids: Vec<&str> = listed["permits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["permit_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [card_at_b.as_str()],
+        "only the card held at the session's lot"
+    );
     assert_eq!(
         app.event_count().await,
         events,
@@ -252,6 +264,7 @@ async fn code_limits_hold_over_http(backend: Backend) {
     let admin = app.admin().await;
     let lot = app.lot(&admin).await;
     let phone = "13700000001";
+    app.card(&admin, &lot, "京A10001", phone).await;
     let codes = format!("/api/v1/lots/{lot}/codes");
     let sessions = format!("/api/v1/lots/{lot}/sessions");
     let (status, _) = app.post(&codes, None, json!({"phone": phone})).await;

@@ -4,6 +4,7 @@ mod app;
 mod audit;
 mod bench;
 mod cli;
+mod code_requests;
 mod command_side;
 mod daily_takings;
 mod desk;

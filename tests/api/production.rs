@@ -351,7 +351,23 @@ async fn a_payment_is_recorded_though_the_cards_view_does_not_know_the_renewal(b
     assert_eq!(paid[0]["renewal_id"], renewal_id);
 }
 
+async fn a_stranger_gets_the_holders_answer_and_the_sms_gateway_hears_nothing(backend: Backend) {
+    let w = world(backend).await;
+    let admin = w.app.admin().await;
+    let lot = w.app.lot(&admin).await;
+    w.app.card(&admin, &lot, "京A66666", HOLDER_PHONE).await;
+    let codes = format!("/api/v1/lots/{lot}/codes");
+    let ask = |phone: &'static str| w.app.post(&codes, None, json!({ "phone": phone }));
+    let holder = ask(HOLDER_PHONE).await;
+    assert_eq!(holder.0, StatusCode::ACCEPTED, "{}", holder.1);
+    assert_eq!(w.sms.requests(), 1);
+    let stranger = ask("13700000888").await;
+    assert_eq!(stranger, holder, "the same answer");
+    assert_eq!(w.sms.requests(), 1, "nothing went to the SMS provider");
+}
+
 crate::on_both_backends!(
+    a_stranger_gets_the_holders_answer_and_the_sms_gateway_hears_nothing,
     a_payment_is_recorded_though_the_cards_view_does_not_know_the_renewal,
     the_manuals_rejection_path_runs_on_real_protocols,
     a_lost_payment_notification_is_recovered_by_payment_check,

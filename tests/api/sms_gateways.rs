@@ -569,3 +569,101 @@ async fn aliyun_sms_a_wrong_secret_is_refused_as_an_auth_failure() {
     assert!(fake.received().is_empty());
     assert_eq!(fake.requests(), 1);
 }
+
+#[tokio::test]
+async fn tencent_sms_a_notice_whose_answer_was_lost_is_held_until_a_resend_is_recorded() {
+    use permit_ledger::app::given_up::{self, ResendError};
+    let fake = tencent().await;
+    let (config, _dir) = config("tencent", &fake.url, SECRET_KEY, TENCENT_TEMPLATES);
+    let outbox = Outbox::with(config.gateway_waiting(std::time::Duration::from_millis(300))).await;
+    let db = &outbox.svc.store.db;
+    outbox.enqueue_approval("sms:51").await;
+    // The provider sends the message but its answer comes after the client stopped waiting.
+    fake.answer_late(1, std::time::Duration::from_secs(2));
+    assert_eq!(outbox.dispatch().await, 0);
+    let (status, _, error) = outbox.row("sms:51").await;
+    assert_eq!(status, "failed", "held, not retried");
+    assert!(error.unwrap().contains("answer lost"));
+    assert_eq!(
+        fake.received().len(),
+        1,
+        "the message did reach the provider"
+    );
+    outbox.skip_backoff().await;
+    assert_eq!(outbox.dispatch().await, 0);
+    assert_eq!(fake.requests(), 1, "not sent a second time");
+
+    let failed = given_up::list(db).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].id, "sms:51");
+    let outcomes: Vec<_> = failed[0]
+        .sms_attempts
+        .iter()
+        .map(|a| a.outcome.clone())
+        .collect();
+    assert_eq!(outcomes, [Some("answer_lost".to_string())]);
+
+    assert!(matches!(
+        given_up::resend(db, "sms:51", "  ").await,
+        Err(ResendError::NoReason)
+    ));
+    assert!(matches!(
+        given_up::resend(db, "sms:404", "checked").await,
+        Err(ResendError::NotFound(_))
+    ));
+    given_up::resend(db, "sms:51", "the provider's console shows it undelivered")
+        .await
+        .unwrap();
+    assert_eq!(outbox.dispatch().await, 1);
+    assert_eq!(outbox.row("sms:51").await.0, "done");
+    assert_eq!(
+        fake.requests(),
+        2,
+        "sent once more, with the reason on record"
+    );
+    let attempts = permit_ledger::sms::attempts::list(db, "sms:51")
+        .await
+        .unwrap();
+    let seen: Vec<_> = attempts
+        .iter()
+        .map(|a| (a.outcome.clone().unwrap_or_default(), a.provider.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("answer_lost".to_string(), "tencent".to_string()),
+            ("resend_authorised".to_string(), "staff".to_string()),
+            ("sent".to_string(), "tencent".to_string()),
+        ]
+    );
+    assert_eq!(
+        attempts[1].detail.as_deref(),
+        Some("the provider's console shows it undelivered")
+    );
+    assert!(
+        attempts[2].detail.as_deref().is_some_and(|d| !d.is_empty()),
+        "the provider's serial number is kept: {:?}",
+        attempts[2]
+    );
+}
+
+#[tokio::test]
+async fn tencent_sms_a_notice_whose_attempt_never_got_an_answer_recorded_is_held() {
+    let fake = tencent().await;
+    let (config, _dir) = config("tencent", &fake.url, SECRET_KEY, TENCENT_TEMPLATES);
+    let outbox = Outbox::with(config.gateway()).await;
+    outbox.enqueue_approval("sms:52").await;
+    // What a process killed between recording the attempt and reading the answer leaves.
+    sqlx::query(
+        "INSERT INTO sms_attempts (message_id, attempt, provider, template, started_at)
+         VALUES ('sms:52', 1, 'tencent', 'approved', '2022-05-20T02:00:00.000Z')",
+    )
+    .execute(&outbox.svc.store.db.write)
+    .await
+    .unwrap();
+    assert_eq!(outbox.dispatch().await, 0);
+    let (status, _, error) = outbox.row("sms:52").await;
+    assert_eq!(status, "failed");
+    assert!(error.unwrap().contains("never answered"));
+    assert_eq!(fake.requests(), 0, "nothing sent");
+}

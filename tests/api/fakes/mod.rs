@@ -30,4 +30,9 @@ pub struct Faults {
     pub transient: usize,
     /// Answer every (correctly signed) request with this error code.
     pub permanent: Option<String>,
+    /// Accept this many messages but hold each answer back for `slow_for` (longer than the
+    /// client waits: the answer is lost, the message sent).
+    pub slow: usize,
+    /// How long a slow answer takes.
+    pub slow_for: std::time::Duration,
 }

@@ -77,6 +77,13 @@ impl FakeTencentSms {
         self.inner.lock().unwrap().faults.transient = n;
     }
 
+    /// The next `n` messages are sent but answered only after `delay`.
+    pub fn answer_late(&self, n: usize, delay: std::time::Duration) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.faults.slow = n;
+        inner.faults.slow_for = delay;
+    }
+
     /// Every correctly signed request is refused with `code`.
     pub fn fail_permanently(&self, code: &str) {
         self.inner.lock().unwrap().faults.permanent = Some(code.into());
@@ -235,7 +242,22 @@ async fn send_sms(
     headers: HeaderMap,
     body: Bytes,
 ) -> Json<Value> {
-    let mut inner = inner.lock().unwrap();
+    let (answer, delay) = {
+        let mut inner = inner.lock().unwrap();
+        let answer = answer(&mut inner, &headers, &body);
+        let slow = answer.0["Response"]["SendStatusSet"].is_array() && inner.faults.slow > 0;
+        if slow {
+            inner.faults.slow -= 1;
+        }
+        (answer, slow.then_some(inner.faults.slow_for))
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    answer
+}
+
+fn answer(inner: &mut Inner, headers: &HeaderMap, body: &[u8]) -> Json<Value> {
     inner.requests += 1;
     let header = |name: &str| {
         headers
@@ -252,7 +274,7 @@ async fn send_sms(
     if header("x-tc-region").is_empty() {
         return error("MissingParameter", "X-TC-Region");
     }
-    if let Err((code, message)) = verify(&inner, &headers, &body) {
+    if let Err((code, message)) = verify(inner, headers, body) {
         return error(code, &message);
     }
     if inner.faults.transient > 0 {
@@ -262,7 +284,7 @@ async fn send_sms(
     if let Some(code) = inner.faults.permanent.clone() {
         return error(&code, "refused");
     }
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
         return error("FailedOperation.FailResolvePacket", "body is no JSON");
     };
     let text = |k: &str| req[k].as_str().unwrap_or("").to_string();
