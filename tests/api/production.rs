@@ -1,9 +1,10 @@
 //! Production mode against the local stand-ins of WeChat Pay (and its OAuth) and of Tencent
-//! Cloud SMS: the manual's flow with real-protocol money and messages, a lost notification
+//! Cloud SMS or Aliyun SMS: the manual's flows with real-protocol money and messages, a lost notification
 //! recovered by `payment/check`, a payment racing a cancel (recorded and refunded), a forged
 //! notification changing nothing, and a start refused when settings are missing.
 
 use crate::app::{spawn_production, TestApp, HOLDER_PHONE};
+use crate::fakes::aliyun_sms::FakeAliyunSms;
 use crate::fakes::tencent_sms::FakeTencentSms;
 use crate::fakes::wechatpay::{FakeWechatPay, Mode};
 use crate::helpers::TempDir;
@@ -16,21 +17,93 @@ use std::collections::HashMap;
 const OPENID: &str = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
 const TEMPLATES: [&str; 4] = ["2001", "2002", "2003", "2004"];
 
+/// The SMS provider's stand-in.
+enum Sms {
+    Tencent(FakeTencentSms),
+    Aliyun(FakeAliyunSms),
+}
+
+/// One SMS as the provider received it.
+#[derive(Debug)]
+struct Delivered {
+    phone: String,
+    template: String,
+    params: Vec<String>,
+}
+
+impl Sms {
+    fn received(&self) -> Vec<Delivered> {
+        match self {
+            Sms::Tencent(fake) => fake
+                .received()
+                .into_iter()
+                .map(|r| Delivered {
+                    phone: r.phone,
+                    template: r.template_id,
+                    params: r.params,
+                })
+                .collect(),
+            // Aliyun's TemplateParam is a JSON object; in the contract's order of names.
+            Sms::Aliyun(fake) => fake
+                .received()
+                .into_iter()
+                .map(|r| {
+                    let names: &[&str] = match TEMPLATES.iter().position(|t| *t == r.template_code)
+                    {
+                        Some(0) => &["code", "minutes"],
+                        Some(1) => &["plate", "from", "to"],
+                        Some(2) => &["plate", "reason"],
+                        _ => &["plate", "yuan"],
+                    };
+                    Delivered {
+                        phone: r.phone,
+                        template: r.template_code,
+                        params: names
+                            .iter()
+                            .map(|n| r.params[n].as_str().unwrap_or_default().to_string())
+                            .collect(),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    fn requests(&self) -> usize {
+        match self {
+            Sms::Tencent(fake) => fake.requests(),
+            Sms::Aliyun(fake) => fake.requests(),
+        }
+    }
+}
+
 struct World {
     app: TestApp,
     pay: FakeWechatPay,
-    sms: FakeTencentSms,
+    sms: Sms,
     _secrets: TempDir,
 }
 
 async fn world(backend: Backend) -> World {
+    world_with(backend, "tencent").await
+}
+
+async fn world_with(backend: Backend, provider: &str) -> World {
     let pay = FakeWechatPay::start(Mode::PublicKey).await;
-    let sms = FakeTencentSms::start("AKIDprod", "prod-sms-secret", "1400009999", &TEMPLATES).await;
+    let sms = match provider {
+        "tencent" => Sms::Tencent(
+            FakeTencentSms::start("AKIDprod", "prod-sms-secret", "1400009999", &TEMPLATES).await,
+        ),
+        _ => Sms::Aliyun(FakeAliyunSms::start("AKIDprod", "prod-sms-secret", &TEMPLATES).await),
+    };
+    let endpoint = match &sms {
+        Sms::Tencent(fake) => fake.url.clone(),
+        Sms::Aliyun(fake) => fake.url.clone(),
+    };
     let secrets = TempDir::new();
     std::fs::write(secrets.0.join("sms.key"), "prod-sms-secret\n").unwrap();
     let mut env = production_env(&pay, Mode::PublicKey, &secrets.0);
     for (k, v) in [
-        ("PERMIT_LEDGER_SMS_PROVIDER", "tencent".to_string()),
+        ("PERMIT_LEDGER_SMS_PROVIDER", provider.to_string()),
         ("PERMIT_LEDGER_SMS_SECRET_ID", "AKIDprod".into()),
         (
             "PERMIT_LEDGER_SMS_SECRET_KEY_FILE",
@@ -42,7 +115,7 @@ async fn world(backend: Backend) -> World {
         ("PERMIT_LEDGER_SMS_TEMPLATE_APPROVED", TEMPLATES[1].into()),
         ("PERMIT_LEDGER_SMS_TEMPLATE_REJECTED", TEMPLATES[2].into()),
         ("PERMIT_LEDGER_SMS_TEMPLATE_REFUNDED", TEMPLATES[3].into()),
-        ("PERMIT_LEDGER_SMS_ENDPOINT", sms.url.clone()),
+        ("PERMIT_LEDGER_SMS_ENDPOINT", endpoint),
     ] {
         env.insert(k.to_string(), v);
     }
@@ -78,7 +151,7 @@ impl World {
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         let sent = self.sms.received();
         let code_sms = sent.last().expect("the code reached the SMS gateway");
-        assert_eq!(code_sms.template_id, TEMPLATES[0]);
+        assert_eq!(code_sms.template, TEMPLATES[0]);
         assert!(code_sms.phone.ends_with(HOLDER_PHONE), "{}", code_sms.phone);
         let code = code_sms.params[0].clone();
 
@@ -161,8 +234,72 @@ impl World {
     }
 }
 
-async fn the_manuals_rejection_path_runs_on_real_protocols(backend: Backend) {
+/// The notices the owner received after the code, waiting (up to 10 s) for `n` of them.
+async fn notices(w: &World, n: usize) -> Vec<Delivered> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let notices: Vec<Delivered> = w.sms.received().into_iter().skip(1).collect();
+        if notices.len() >= n || std::time::Instant::now() > deadline {
+            return notices;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn the_manuals_happy_path_runs_on_real_protocols(backend: Backend) {
     let w = world(backend).await;
+    let (owner, permit_id) = w.signed_in_owner().await;
+    let (renewal_id, order_id) = w.submitted(&owner, &permit_id).await;
+    assert_eq!(
+        w.pay.pay(&order_id, true).await,
+        Some(StatusCode::NO_CONTENT)
+    );
+    w.app
+        .wait_renewal(&owner, &renewal_id, "under_review")
+        .await;
+    let reviewer = w.app.reviewer().await;
+    let (status, body) = w
+        .app
+        .post(
+            &format!("/api/v1/review/renewals/{renewal_id}/approve"),
+            Some(&reviewer),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    w.app.wait_renewal(&owner, &renewal_id, "approved").await;
+    let (_, permit) = w
+        .app
+        .get(&format!("/api/v1/permits/{permit_id}"), Some(&owner))
+        .await;
+    // Production runs on the real clock: the period is the season the renewal was made for.
+    let period = &permit["renewals"][0]["period"];
+    let (from, to) = (
+        period["from"].as_str().unwrap(),
+        period["to"].as_str().unwrap(),
+    );
+    assert_eq!(
+        (permit["valid_from"].as_str(), permit["valid_to"].as_str()),
+        (Some(from), Some(to)),
+        "the card shows the approved period: {permit}"
+    );
+    assert_eq!(permit["status"], "active");
+    let got = notices(&w, 1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].template, TEMPLATES[1]);
+    assert_eq!(got[0].params, ["京A66666", from, to]);
+    assert_eq!(w.pay.refused(), 0);
+}
+
+async fn the_manuals_rejection_path_runs_on_real_protocols(backend: Backend) {
+    rejection_path(world(backend).await).await;
+}
+
+async fn the_manuals_rejection_path_runs_with_aliyun_sms(backend: Backend) {
+    rejection_path(world_with(backend, "aliyun").await).await;
+}
+
+async fn rejection_path(w: World) {
     let (owner, permit_id) = w.signed_in_owner().await;
     let (renewal_id, order_id) = w.submitted(&owner, &permit_id).await;
 
@@ -208,6 +345,25 @@ async fn the_manuals_rejection_path_runs_on_real_protocols(backend: Backend) {
     assert!(
         w.pay.refused() == 0,
         "every request to WeChat Pay was signed right"
+    );
+    // The owner heard of the rejection and of the refund, once each, by the templates.
+    let notices = notices(&w, 2).await;
+    let seen: Vec<(&str, Vec<&str>)> = notices
+        .iter()
+        .map(|d| {
+            assert!(d.phone.ends_with(HOLDER_PHONE), "{d:?}");
+            (
+                d.template.as_str(),
+                d.params.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (TEMPLATES[2], vec!["京A66666", "照片不清晰"]),
+            (TEMPLATES[3], vec!["京A66666", "360.00"]),
+        ]
     );
 }
 
@@ -369,7 +525,9 @@ async fn a_stranger_gets_the_holders_answer_and_the_sms_gateway_hears_nothing(ba
 crate::on_both_backends!(
     a_stranger_gets_the_holders_answer_and_the_sms_gateway_hears_nothing,
     a_payment_is_recorded_though_the_cards_view_does_not_know_the_renewal,
+    the_manuals_happy_path_runs_on_real_protocols,
     the_manuals_rejection_path_runs_on_real_protocols,
+    the_manuals_rejection_path_runs_with_aliyun_sms,
     a_lost_payment_notification_is_recovered_by_payment_check,
     a_payment_racing_a_cancel_is_recorded_and_refunded,
     a_forged_notification_changes_nothing,
