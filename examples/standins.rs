@@ -3,9 +3,9 @@
 //! test suite's stand-ins (`tests/api/fakes/`): written from the providers' documentation, they
 //! check every request's signature their own way and answer signed.
 //!
-//! `cargo run --example standins -- DIR` writes the secrets and `DIR/production.env` (every
-//! production setting, pointed at the stand-ins), then serves, on 127.0.0.1:8090, what the
-//! payer's phone would do:
+//! `cargo run --example standins -- DIR [aliyun]` writes the secrets and `DIR/production.env`
+//! (every production setting, pointed at the stand-ins; the SMS provider is Tencent Cloud, or
+//! Aliyun when asked), then serves, on 127.0.0.1:8090, what the payer's phone would do:
 //!
 //! - `GET /sms`: the messages the SMS provider accepted (phone, template, parameters);
 //! - `POST /oauth-code`: a WeChat OAuth code for the payer (what the official account's redirect
@@ -24,6 +24,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use fakes::aliyun_sms::FakeAliyunSms;
 use fakes::tencent_sms::FakeTencentSms;
 use fakes::wechatpay::{self, FakeWechatPay, Mode};
 use serde_json::{json, Value};
@@ -38,9 +39,14 @@ const OPENID: &str = "oStandinPayer0000000000000000";
 const CONTROL: &str = "127.0.0.1:8090";
 const SERVICE: &str = "http://127.0.0.1:8080";
 
+enum Sms {
+    Tencent(FakeTencentSms),
+    Aliyun(FakeAliyunSms),
+}
+
 struct Standins {
     pay: FakeWechatPay,
-    sms: FakeTencentSms,
+    sms: Sms,
 }
 
 type Shared = State<Arc<Standins>>;
@@ -52,7 +58,22 @@ async fn main() -> std::io::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let dir = dir.canonicalize()?;
     let pay = FakeWechatPay::start(Mode::PublicKey).await;
-    let sms = FakeTencentSms::start(SMS_SECRET_ID, SMS_SECRET, SMS_APP_ID, &TEMPLATES).await;
+    let (provider, sms) = match std::env::args().nth(2).as_deref() {
+        Some("aliyun") => (
+            "aliyun",
+            Sms::Aliyun(FakeAliyunSms::start(SMS_SECRET_ID, SMS_SECRET, &TEMPLATES).await),
+        ),
+        _ => (
+            "tencent",
+            Sms::Tencent(
+                FakeTencentSms::start(SMS_SECRET_ID, SMS_SECRET, SMS_APP_ID, &TEMPLATES).await,
+            ),
+        ),
+    };
+    let sms_url = match &sms {
+        Sms::Tencent(fake) => fake.url.clone(),
+        Sms::Aliyun(fake) => fake.url.clone(),
+    };
 
     let write = |name: &str, content: &str| -> std::io::Result<String> {
         let path = dir.join(name);
@@ -92,7 +113,7 @@ async fn main() -> std::io::Result<()> {
             write("app_secret", wechatpay::APP_SECRET)?,
         ),
         ("PERMIT_LEDGER_WECHAT_API_BASE_URL", pay.base.clone()),
-        ("PERMIT_LEDGER_SMS_PROVIDER", "tencent".into()),
+        ("PERMIT_LEDGER_SMS_PROVIDER", provider.into()),
         ("PERMIT_LEDGER_SMS_SECRET_ID", SMS_SECRET_ID.into()),
         (
             "PERMIT_LEDGER_SMS_SECRET_KEY_FILE",
@@ -104,7 +125,7 @@ async fn main() -> std::io::Result<()> {
         ("PERMIT_LEDGER_SMS_TEMPLATE_APPROVED", TEMPLATES[1].into()),
         ("PERMIT_LEDGER_SMS_TEMPLATE_REJECTED", TEMPLATES[2].into()),
         ("PERMIT_LEDGER_SMS_TEMPLATE_REFUNDED", TEMPLATES[3].into()),
-        ("PERMIT_LEDGER_SMS_ENDPOINT", sms.url.clone()),
+        ("PERMIT_LEDGER_SMS_ENDPOINT", sms_url),
     ];
     let env: String = settings
         .iter()
@@ -121,22 +142,35 @@ async fn main() -> std::io::Result<()> {
         .route("/refunds/{no}/{status}", post(finish_refund))
         .with_state(Arc::new(Standins { pay, sms }));
     let listener = tokio::net::TcpListener::bind(CONTROL).await?;
-    println!("WeChat Pay stand-in and Tencent SMS stand-in running.");
+    println!("WeChat Pay stand-in and {provider} SMS stand-in running.");
     println!("Production settings: source {env_file}");
     println!("The payer's phone: http://{CONTROL} (GET /sms, POST /oauth-code, POST /orders/NO/pay, POST /refunds/NO/SUCCESS)");
     axum::serve(listener, control).await
 }
 
+/// What the SMS provider accepted; `params` in the template's order for both providers
+/// (Aliyun's named parameters as the contract orders them).
 async fn sms_received(State(s): Shared) -> Json<Value> {
-    let messages: Vec<Value> = s
-        .sms
-        .received()
-        .into_iter()
-        .map(|r| {
-            json!({"phone": r.phone, "template": r.template_id, "params": r.params,
-                        "session_context": r.session_context})
-        })
-        .collect();
+    let messages: Vec<Value> = match &s.sms {
+        Sms::Tencent(fake) => fake
+            .received()
+            .into_iter()
+            .map(|r| {
+                json!({"phone": r.phone, "template": r.template_id, "params": r.params,
+                       "session_context": r.session_context})
+            })
+            .collect(),
+        Sms::Aliyun(fake) => fake
+            .received()
+            .into_iter()
+            .map(|r| {
+                let order = ["code", "minutes", "plate", "from", "to", "reason", "yuan"];
+                let params: Vec<&Value> = order.iter().filter_map(|n| r.params.get(n)).collect();
+                json!({"phone": r.phone, "template": r.template_code, "params": params,
+                       "template_param": r.params, "out_id": r.out_id})
+            })
+            .collect(),
+    };
     Json(json!({ "messages": messages }))
 }
 
