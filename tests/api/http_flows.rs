@@ -413,6 +413,63 @@ async fn an_idempotency_key_replays_the_first_answer(backend: Backend) {
     assert_eq!(body["error"]["code"], "idempotency_key_reused");
 }
 
+async fn eight_submissions_with_one_key_at_once_make_one_renewal_and_seven_replays(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let (_lot, permit, owner) = owner_with_card(&app).await;
+    let photo = crate::app::jpeg();
+    let events = app.event_count().await;
+    let answers = futures::future::join_all((0..8).map(|_| {
+        app.submit_with(
+            &owner,
+            &permit,
+            Some("2022-05"),
+            Some(photo.clone()),
+            Some("k-at-once"),
+        )
+    }))
+    .await;
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::CREATED, "{body}");
+        assert_eq!(*body, answers[0].1, "every answer is the first one");
+    }
+    assert_eq!(
+        app.event_count().await,
+        events + 1,
+        "one renewal submitted, nothing else appended"
+    );
+    let renewal = answers[0].1["renewal_id"].as_str().unwrap();
+    app.wait_renewal(&owner, renewal, "awaiting_payment").await;
+    let (_, card) = app
+        .get(&format!("/api/v1/permits/{permit}"), Some(&owner))
+        .await;
+    assert_eq!(card["renewals"].as_array().unwrap().len(), 1, "{card}");
+}
+
+async fn a_refused_request_does_not_keep_its_key(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_lot, permit, owner) = owner_with_card(&app).await;
+    // No photo: refused, and the key stays free for the corrected request.
+    let (status, body) = app
+        .submit_with(&owner, &permit, Some("2022-05"), None, Some("k-fix"))
+        .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::BAD_REQUEST, "photo_required")
+    );
+    let (status, body) = app
+        .submit_with(
+            &owner,
+            &permit,
+            Some("2022-05"),
+            Some(crate::app::jpeg()),
+            Some("k-fix"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
 fn code_of(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_default()
 }
@@ -476,5 +533,7 @@ crate::on_both_backends!(
     every_refused_transition_answers_its_code,
     an_unpaid_renewal_closes_when_its_window_ends_and_can_be_cancelled,
     an_idempotency_key_replays_the_first_answer,
+    eight_submissions_with_one_key_at_once_make_one_renewal_and_seven_replays,
+    a_refused_request_does_not_keep_its_key,
     the_consent_and_photo_are_required_to_submit,
 );
