@@ -1,4 +1,4 @@
-//! The command line: `permit-ledger [serve] | migrate | staff add`.
+//! The command line: `permit-ledger [serve] | migrate | staff add | reconcile | …`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -83,6 +83,9 @@ pub enum Command {
     /// Auditing: verify the ledger or an export, export, import, checkpoints (docs/audit.md).
     #[command(subcommand)]
     Audit(crate::audit::AuditCommand),
+    /// Compare a day's WeChat Pay trade bill with the ledger (exit 0 agree, 1 mismatches, 2
+    /// could not run); the result is kept for GET /api/v1/admin/reconciliation.
+    Reconcile(crate::reconcile::cli::ReconcileArgs),
 }
 
 /// `projections` subcommands.
