@@ -16,14 +16,16 @@ use std::collections::HashMap;
 const OPENID: &str = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
 const TEMPLATES: [&str; 4] = ["2001", "2002", "2003", "2004"];
 
-struct World {
-    app: TestApp,
-    pay: FakeWechatPay,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
+    pub(crate) pay: FakeWechatPay,
     sms: FakeTencentSms,
+    /// The production settings the service was started with.
+    pub(crate) env: HashMap<String, String>,
     _secrets: TempDir,
 }
 
-async fn world(backend: Backend) -> World {
+pub(crate) async fn world(backend: Backend) -> World {
     let pay = FakeWechatPay::start(Mode::PublicKey).await;
     let sms = FakeTencentSms::start("AKIDprod", "prod-sms-secret", "1400009999", &TEMPLATES).await;
     let secrets = TempDir::new();
@@ -46,16 +48,19 @@ async fn world(backend: Backend) -> World {
     ] {
         env.insert(k.to_string(), v);
     }
+    let service_env = env.clone();
     let app = spawn_production(backend, move |public_url: &str| {
-        let mut env: HashMap<String, String> = env.clone();
+        let mut env: HashMap<String, String> = service_env.clone();
         env.insert("PERMIT_LEDGER_PUBLIC_URL".into(), public_url.to_string());
         env
     })
     .await;
+    env.insert("PERMIT_LEDGER_PUBLIC_URL".into(), app.base.clone());
     World {
         app,
         pay,
         sms,
+        env,
         _secrets: secrets,
     }
 }
@@ -63,7 +68,7 @@ async fn world(backend: Backend) -> World {
 impl World {
     /// Desk set-up, then the owner signs in with the code the SMS gateway delivered and the
     /// WeChat OAuth code of the page. Returns (owner token, permit id).
-    async fn signed_in_owner(&self) -> (String, String) {
+    pub(crate) async fn signed_in_owner(&self) -> (String, String) {
         let admin = self.app.admin().await;
         let lot = self.app.lot(&admin).await;
         let (permit_id, _) = self.app.card(&admin, &lot, "京A66666", HOLDER_PHONE).await;
@@ -107,7 +112,7 @@ impl World {
         (body["token"].as_str().unwrap().to_string(), permit_id)
     }
 
-    async fn submitted(&self, owner: &str, permit_id: &str) -> (String, String) {
+    pub(crate) async fn submitted(&self, owner: &str, permit_id: &str) -> (String, String) {
         let (status, body) = self.app.submit(owner, permit_id).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let jsapi = &body["payment"]["jsapi"];
@@ -142,7 +147,7 @@ impl World {
             .collect()
     }
 
-    async fn wait_for_refund(&self, count: usize) -> crate::fakes::wechatpay::Refund {
+    pub(crate) async fn wait_for_refund(&self, count: usize) -> crate::fakes::wechatpay::Refund {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
         loop {
             let refunds = self.pay.refunds();
