@@ -1,4 +1,4 @@
-//! The command line: `permit-ledger [serve] | migrate | staff add`.
+//! The command line: `permit-ledger [serve] | migrate | staff add | reconcile | …`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -87,6 +87,9 @@ pub enum Command {
     /// Work the outbox gave up on; sending a held SMS notice again.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Compare a day's WeChat Pay trade bill with the ledger (exit 0 agree, 1 mismatches, 2
+    /// could not run); the result is kept for GET /api/v1/admin/reconciliation.
+    Reconcile(crate::reconcile::cli::ReconcileArgs),
 }
 
 /// `outbox` subcommands.

@@ -13,6 +13,7 @@ pub mod http;
 pub mod ledger;
 pub mod payments;
 pub mod read_side;
+pub mod reconcile;
 pub mod services;
 pub mod sms;
 pub mod startup;

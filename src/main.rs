@@ -20,6 +20,10 @@ async fn main() -> ExitCode {
         // database.
         return permit_ledger::audit::cli::run(command, &cli.store.config(), cli.serve.mode).await;
     }
+    if let Some(Command::Reconcile(args)) = &cli.command {
+        // Exit codes of their own (0 agree, 1 mismatches, 2 could not run).
+        return permit_ledger::reconcile::cli::run(args, &cli.store.config(), cli.serve.mode).await;
+    }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -79,8 +83,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Projections(command) => projections(store, command).await?,
         Command::Outbox(command) => outbox(store, command).await?,
-        Command::Bench(_) => {} // run above, before the store is opened
-        Command::Audit(_) => {} // run in main, before the store is opened
+        Command::Bench(_) => {}     // run above, before the store is opened
+        Command::Audit(_) => {}     // run in main, before the store is opened
+        Command::Reconcile(_) => {} // run in main, with exit codes of its own
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! Instants are UTC; business dates and "midnight" are Shanghai's. The instant itself always
 //! comes from outside (inside a command).
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 const SHANGHAI_OFFSET_SECS: i32 = 8 * 3600;
 
@@ -16,15 +16,24 @@ pub fn business_date(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&shanghai()).date_naive()
 }
 
-/// The next midnight in Asia/Shanghai after `now`, as a UTC instant.
-pub fn next_business_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
-    let tomorrow = business_date(now) + Duration::days(1);
-    let midnight = tomorrow.and_hms_opt(0, 0, 0).expect("midnight exists");
+/// The wall-clock time in Asia/Shanghai at `now`.
+pub fn business_local_time(now: DateTime<Utc>) -> NaiveDateTime {
+    now.with_timezone(&shanghai()).naive_local()
+}
+
+/// The instant business day `date` begins (its midnight in Asia/Shanghai).
+pub fn start_of_business_day(date: NaiveDate) -> DateTime<Utc> {
+    let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
     shanghai()
         .from_local_datetime(&midnight)
         .single()
         .expect("a fixed offset has no gaps")
         .with_timezone(&Utc)
+}
+
+/// The next midnight in Asia/Shanghai after `now`, as a UTC instant.
+pub fn next_business_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
+    start_of_business_day(business_date(now) + Duration::days(1))
 }
 
 /// Whole seconds from `now` until `later`, rounded up, never negative.
@@ -62,6 +71,16 @@ mod tests {
         assert_eq!(
             next_business_midnight(utc("2022-05-20T16:00:00Z")),
             utc("2022-05-21T16:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_business_day_starts_at_sixteen_hundred_utc_the_day_before() {
+        let day = NaiveDate::from_ymd_opt(2022, 5, 20).unwrap();
+        assert_eq!(start_of_business_day(day), utc("2022-05-19T16:00:00Z"));
+        assert_eq!(
+            business_local_time(utc("2022-05-19T16:30:05Z")).to_string(),
+            "2022-05-20 00:30:05"
         );
     }
 

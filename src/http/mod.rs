@@ -13,6 +13,7 @@ mod metrics;
 mod openapi;
 mod owner;
 mod payments;
+mod reconciliation;
 mod renewals;
 mod reports;
 mod review;
@@ -49,6 +50,7 @@ pub fn router(services: AppState) -> Router {
         .merge(review::routes())
         .merge(audit::routes())
         .merge(reports::routes())
+        .merge(reconciliation::routes())
         .merge(openapi::routes())
         .layer(DefaultBodyLimit::max(64 * 1024))
         .merge(renewals::routes(services.settings.photo_max_bytes));

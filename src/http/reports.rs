@@ -30,7 +30,8 @@ struct TakingsQuery {
     after_position: Option<i64>,
 }
 
-fn date(text: &str, field: &str) -> Result<NaiveDate, AppError> {
+/// A `YYYY-MM-DD` query parameter; 400 `invalid_date` otherwise.
+pub(super) fn date(text: &str, field: &str) -> Result<NaiveDate, AppError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| AppError::invalid("invalid_date", format!("{field} must be YYYY-MM-DD")))
 }

@@ -1,7 +1,8 @@
 //! The port the service calls to take and give back money.
 
+use super::wechat::bill::TradeBill;
 use super::wechat::{JsapiParams, Verifier};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A payment provider shaped like WeChat Pay API v3 (JSAPI).
@@ -20,6 +21,11 @@ pub trait PaymentProvider: Send + Sync {
     /// Asks for a refund; idempotent on out_refund_no (a retry reuses it). The outcome arrives
     /// later by notification.
     async fn request_refund(&self, refund: RefundRequest) -> Result<(), ProviderError>;
+    /// The trade bill (`bill_type=ALL`) of one business day (China Standard Time): every
+    /// payment that succeeded and every refund accepted that day, checked against the digest
+    /// the provider gave for it. No trade that day is an empty bill; a bill that cannot be
+    /// read or believed is [`ProviderError::BadResponse`].
+    async fn trade_bill(&self, date: NaiveDate) -> Result<TradeBill, ProviderError>;
     /// The verifier for this provider's notifications.
     fn verifier(&self) -> &Verifier;
     /// The signed parameters the payer's WeChat client pays `prepay_id` with (JSAPI
@@ -120,6 +126,9 @@ pub enum ProviderError {
     /// documented shape); the call may be retried.
     #[error("the payment provider's answer was refused: {0}")]
     BadResponse(String),
+    /// The provider has no trade bill for that day: nothing was paid or refunded.
+    #[error("no trade bill for that day")]
+    NoBill,
     /// The provider refused the merchant itself (signature, permissions, account): not retried,
     /// staff must fix the merchant settings.
     #[error("the payment provider refused the merchant: {0}")]
@@ -139,6 +148,7 @@ impl ProviderError {
             ProviderError::InvalidRequest(_) => "payment_invalid_request",
             ProviderError::Unavailable(_) => "payment_provider_unavailable",
             ProviderError::BadResponse(_) => "payment_provider_bad_response",
+            ProviderError::NoBill => "payment_no_bill",
             ProviderError::MerchantRefused(_) => "payment_merchant_refused",
         }
     }

@@ -1,5 +1,6 @@
-//! Background work: the outbox dispatcher (SMS notices, refunds, closing orders) and the timer
-//! that closes unpaid renewals when their payment window ends.
+//! Background work: the outbox dispatcher (SMS notices, refunds, closing orders), the timer
+//! that closes unpaid renewals when their payment window ends, and (production mode) the
+//! daily reconciliation with WeChat Pay's trade bill.
 
 mod expiry;
 mod outbox;
@@ -18,5 +19,11 @@ pub fn spawn(services: Arc<Services>, shutdown: watch::Receiver<bool>) {
         services.clone(),
         shutdown.clone(),
     ));
+    if services.settings.mode == crate::services::Mode::Production {
+        tokio::spawn(crate::reconcile::daily::run(
+            services.clone(),
+            shutdown.clone(),
+        ));
+    }
     tokio::spawn(expiry::run(services, shutdown));
 }

@@ -20,6 +20,7 @@ mod openapi;
 mod privacy;
 mod production;
 mod read_side;
+mod reconciliation;
 mod sms_gateways;
 mod store;
 mod wechat_pay_client;

@@ -76,14 +76,16 @@ impl Sms {
     }
 }
 
-struct World {
-    app: TestApp,
-    pay: FakeWechatPay,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
+    pub(crate) pay: FakeWechatPay,
     sms: Sms,
+    /// The production settings the service was started with.
+    pub(crate) env: HashMap<String, String>,
     _secrets: TempDir,
 }
 
-async fn world(backend: Backend) -> World {
+pub(crate) async fn world(backend: Backend) -> World {
     world_with(backend, "tencent").await
 }
 
@@ -119,16 +121,19 @@ async fn world_with(backend: Backend, provider: &str) -> World {
     ] {
         env.insert(k.to_string(), v);
     }
+    let service_env = env.clone();
     let app = spawn_production(backend, move |public_url: &str| {
-        let mut env: HashMap<String, String> = env.clone();
+        let mut env: HashMap<String, String> = service_env.clone();
         env.insert("PERMIT_LEDGER_PUBLIC_URL".into(), public_url.to_string());
         env
     })
     .await;
+    env.insert("PERMIT_LEDGER_PUBLIC_URL".into(), app.base.clone());
     World {
         app,
         pay,
         sms,
+        env,
         _secrets: secrets,
     }
 }
@@ -136,7 +141,7 @@ async fn world_with(backend: Backend, provider: &str) -> World {
 impl World {
     /// Desk set-up, then the owner signs in with the code the SMS gateway delivered and the
     /// WeChat OAuth code of the page. Returns (owner token, permit id).
-    async fn signed_in_owner(&self) -> (String, String) {
+    pub(crate) async fn signed_in_owner(&self) -> (String, String) {
         let admin = self.app.admin().await;
         let lot = self.app.lot(&admin).await;
         let (permit_id, _) = self.app.card(&admin, &lot, "京A66666", HOLDER_PHONE).await;
@@ -180,7 +185,7 @@ impl World {
         (body["token"].as_str().unwrap().to_string(), permit_id)
     }
 
-    async fn submitted(&self, owner: &str, permit_id: &str) -> (String, String) {
+    pub(crate) async fn submitted(&self, owner: &str, permit_id: &str) -> (String, String) {
         let (status, body) = self.app.submit(owner, permit_id).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let jsapi = &body["payment"]["jsapi"];
@@ -215,7 +220,7 @@ impl World {
             .collect()
     }
 
-    async fn wait_for_refund(&self, count: usize) -> crate::fakes::wechatpay::Refund {
+    pub(crate) async fn wait_for_refund(&self, count: usize) -> crate::fakes::wechatpay::Refund {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
         loop {
             let refunds = self.pay.refunds();

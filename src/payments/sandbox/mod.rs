@@ -83,6 +83,16 @@ impl SandboxPayments {
         Ok(sandbox)
     }
 
+    /// The sandbox of `state_dir/sandbox-payments.json` as it stands, for reading only: it
+    /// writes nothing back and resumes nothing (a running service owns that), e.g. for
+    /// `permit-ledger reconcile`.
+    pub fn read_only(state_dir: &Path, config: SandboxConfig) -> Result<Arc<Self>, SandboxError> {
+        let (_mirror, keys, ledger) = Mirror::open(state_dir)?;
+        let sandbox = Self::build(keys, ledger, None, config)?;
+        sandbox.shared.resumed.store(true, Ordering::SeqCst);
+        Ok(sandbox)
+    }
+
     /// A sandbox with fresh keys that keeps nothing on disk (for tests).
     pub fn in_memory(config: SandboxConfig) -> Result<Arc<Self>, SandboxError> {
         let sandbox = Self::build(KeyMaterial::generate()?, Ledger::default(), None, config)?;
@@ -164,6 +174,11 @@ impl SandboxPayments {
         lock(&self.shared.ledger)
             .ledger
             .order_snapshot(out_trade_no)
+    }
+
+    /// The trade bill of business day `date`, as its rows.
+    fn bill_of(&self, date: chrono::NaiveDate) -> crate::payments::wechat::bill::TradeBill {
+        lock(&self.shared.ledger).ledger.trade_bill(date)
     }
 
     /// The refund, if the sandbox knows it.

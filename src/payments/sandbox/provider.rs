@@ -1,11 +1,13 @@
 //! [`SandboxPayments`] as a [`PaymentProvider`].
 
 use super::{resources, OrderState, SandboxPayments};
+use super::{SANDBOX_APPID, SANDBOX_MCHID};
 use crate::payments::port::{
     CreateOrder, CreatedOrder, OrderStatus, PaymentProvider, ProviderError, RefundRequest,
 };
+use crate::payments::wechat::bill::{self, TradeBill};
 use crate::payments::wechat::Verifier;
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 
 #[async_trait::async_trait]
 impl PaymentProvider for SandboxPayments {
@@ -55,7 +57,7 @@ impl PaymentProvider for SandboxPayments {
     async fn request_refund(&self, refund: RefundRequest) -> Result<(), ProviderError> {
         let started = self
             .shared
-            .commit(|ledger| ledger.request_refund(&refund, resources::refund_id))
+            .commit(|ledger| ledger.request_refund(&refund, Utc::now(), resources::refund_id))
             .await?;
         if let Some(attempt) = started {
             tracing::info!(
@@ -69,6 +71,19 @@ impl PaymentProvider for SandboxPayments {
                 .spawn_refund_outcome(refund.out_refund_no, attempt);
         }
         Ok(())
+    }
+
+    async fn trade_bill(&self, date: NaiveDate) -> Result<TradeBill, ProviderError> {
+        // Written out and read back as WeChat's file, so the sandbox's bill goes through the
+        // same reading as the real one.
+        let text = bill::render(
+            &self.bill_of(date),
+            bill::Merchant {
+                appid: SANDBOX_APPID,
+                mchid: SANDBOX_MCHID,
+            },
+        );
+        bill::parse(text.as_bytes()).map_err(|e| ProviderError::BadResponse(e.to_string()))
     }
 
     fn verifier(&self) -> &Verifier {

@@ -3,8 +3,10 @@
 
 use super::error::SandboxError;
 use crate::payments::port::{CreateOrder, ProviderError, RefundRequest};
+use crate::payments::wechat::bill::{BillPayment, BillRefund, BillRow, TradeBill};
 use crate::payments::wechat::RefundStatus;
-use chrono::{DateTime, Utc};
+use aggregates::business_time::{business_date, business_local_time};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -34,6 +36,18 @@ pub enum RefundState {
     Closed,
     /// Failed; stays so.
     Abnormal,
+}
+
+impl RefundState {
+    /// WeChat's name for it (退款状态).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundState::Processing => "PROCESSING",
+            RefundState::Success => "SUCCESS",
+            RefundState::Closed => "CLOSED",
+            RefundState::Abnormal => "ABNORMAL",
+        }
+    }
 }
 
 impl From<RefundStatus> for RefundState {
@@ -107,6 +121,10 @@ pub(super) struct RefundRecord {
     pub state: RefundState,
     pub attempt: u32,
     pub success_time: Option<DateTime<Utc>>,
+    /// When the refund was first accepted (the day its bill row falls on); absent in mirror
+    /// files written before bills were kept.
+    #[serde(default)]
+    pub accepted_at: Option<DateTime<Utc>>,
 }
 
 /// Which notify URL a notification goes to.
@@ -226,6 +244,7 @@ impl Ledger {
     pub fn request_refund(
         &mut self,
         request: &RefundRequest,
+        now: DateTime<Utc>,
         new_refund_id: impl FnOnce() -> String,
     ) -> Result<Option<u32>, ProviderError> {
         check_out_refund_no(&request.out_refund_no)?;
@@ -280,6 +299,7 @@ impl Ledger {
                 state: RefundState::Processing,
                 attempt: 1,
                 success_time: None,
+                accepted_at: Some(now),
             },
         );
         Ok(Some(1))
@@ -367,6 +387,55 @@ impl Ledger {
             state: refund.state,
             attempts: refund.attempt,
         })
+    }
+
+    /// The trade bill of business day `date`: payments that succeeded that day and refunds
+    /// accepted that day, each refund with its state now.
+    pub fn trade_bill(&self, date: NaiveDate) -> TradeBill {
+        let on_day = |t: &Option<DateTime<Utc>>| t.filter(|t| business_date(*t) == date);
+        let mut dated: Vec<(DateTime<Utc>, BillRow)> = Vec::new();
+        for order in self.orders.values() {
+            if let (Some(at), Some(transaction_id)) =
+                (on_day(&order.success_time), &order.transaction_id)
+            {
+                dated.push((
+                    at,
+                    BillRow::Payment(BillPayment {
+                        traded_at: business_local_time(at),
+                        transaction_id: transaction_id.clone(),
+                        out_trade_no: order.out_trade_no.clone(),
+                        state: "SUCCESS".into(),
+                        fen: order.amount_fen,
+                    }),
+                ));
+            }
+        }
+        for refund in self.refunds.values() {
+            let Some(at) = on_day(&refund.accepted_at) else {
+                continue;
+            };
+            let transaction_id = self
+                .orders
+                .get(&refund.out_trade_no)
+                .and_then(|o| o.transaction_id.clone())
+                .unwrap_or_default();
+            dated.push((
+                at,
+                BillRow::Refund(BillRefund {
+                    traded_at: business_local_time(at),
+                    transaction_id,
+                    out_trade_no: refund.out_trade_no.clone(),
+                    out_refund_no: refund.out_refund_no.clone(),
+                    refund_id: refund.refund_id.clone(),
+                    fen: refund.refund_fen,
+                    status: refund.state.as_str().to_string(),
+                }),
+            ));
+        }
+        dated.sort_by_key(|(at, _)| *at);
+        TradeBill {
+            rows: dated.into_iter().map(|(_, row)| row).collect(),
+        }
     }
 
     /// Money of the order's refunds that are not closed, other than `except`.

@@ -6,6 +6,7 @@
 //! signature travelling in the `Wechatpay-*` headers ([`headers`]). The service checks every
 //! callback with a [`Verifier`]; the sandbox makes them with a [`Signer`].
 
+pub mod bill;
 pub mod client;
 pub mod config;
 pub mod headers;

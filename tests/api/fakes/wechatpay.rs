@@ -68,6 +68,24 @@ pub struct Refund {
     pub total: i64,
     pub notify_url: String,
     pub status: String,
+    /// When it was accepted (China time, RFC 3339): the day its bill row falls on.
+    pub accepted_at: String,
+}
+
+/// A row of the trade bill (交易账单) the stand-in serves.
+#[derive(Debug, Clone)]
+pub struct BillRow {
+    /// `yyyy-MM-dd HH:mm:ss`, China time.
+    pub time: String,
+    pub transaction_id: String,
+    pub out_trade_no: String,
+    /// `SUCCESS` (a payment) or `REFUND`.
+    pub trade_state: String,
+    pub order_fen: i64,
+    pub refund_id: String,
+    pub out_refund_no: String,
+    pub refund_fen: i64,
+    pub refund_status: String,
 }
 
 #[derive(Default)]
@@ -85,6 +103,12 @@ struct Book {
     /// OAuth codes and the openid each stands for (a code works once).
     codes: HashMap<String, String>,
     counter: u64,
+    /// Bill rows added by a test, by bill date (`yyyy-MM-dd`).
+    extra_bill_rows: HashMap<String, Vec<BillRow>>,
+    /// Give the next bill a digest that does not match it.
+    wrong_bill_hash: bool,
+    /// Bills handed out for download, by token.
+    bills: HashMap<String, Vec<u8>>,
 }
 
 struct Inner {
@@ -127,6 +151,8 @@ impl FakeWechatPay {
             .route("/v3/refund/domestic/refunds", post(refund))
             .route("/v3/refund/domestic/refunds/{no}", get(query_refund))
             .route("/v3/certificates", get(certificates))
+            .route("/v3/bill/tradebill", get(trade_bill))
+            .route("/v3/billdownload/file", get(download_bill))
             .route("/sns/oauth2/access_token", get(oauth))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -177,6 +203,33 @@ impl FakeWechatPay {
     /// Answers the next `n` API calls with 500 SYSTEM_ERROR.
     pub fn fail_next(&self, n: usize) {
         self.book().fail_next = n;
+    }
+
+    /// Adds a payment row to the bill of `date` (`yyyy-MM-dd`) that no order of this
+    /// stand-in made: money WeChat took that the merchant's ledger does not know.
+    pub fn add_bill_payment(&self, date: &str, out_trade_no: &str, fen: i64) {
+        let mut book = self.book();
+        book.counter += 1;
+        let n = book.counter;
+        book.extra_bill_rows
+            .entry(date.to_string())
+            .or_default()
+            .push(BillRow {
+                time: format!("{date} 12:00:00"),
+                transaction_id: format!("42000099{n:020}"),
+                out_trade_no: out_trade_no.to_string(),
+                trade_state: "SUCCESS".into(),
+                order_fen: fen,
+                refund_id: "0".into(),
+                out_refund_no: "0".into(),
+                refund_fen: 0,
+                refund_status: String::new(),
+            });
+    }
+
+    /// Answers the next bill request with a digest that does not match the bill.
+    pub fn corrupt_next_bill_hash(&self) {
+        self.book().wrong_bill_hash = true;
     }
 
     /// Signs the next answer wrongly.
@@ -650,6 +703,7 @@ async fn refund(
             total,
             notify_url: notify_url.into(),
             status: "PROCESSING".into(),
+            accepted_at: china_time(chrono::Utc::now()),
         });
     let body = json!({
         "refund_id": entry.refund_id, "out_refund_no": entry.out_refund_no,
@@ -738,5 +792,178 @@ async fn oauth(State(inner): Shared, Query(q): Query<HashMap<String, String>>) -
         }))
         .into_response(),
         None => axum::Json(json!({"errcode": 40029, "errmsg": "invalid code"})).into_response(),
+    }
+}
+
+const BILL_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
+const BILL_SUMMARY_HEADER: &str =
+    "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额";
+
+fn yuan(fen: i64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+/// `yyyy-MM-dd HH:mm:ss` of a China-time RFC 3339 instant.
+fn bill_time(rfc3339: &str) -> String {
+    rfc3339.get(..19).unwrap_or_default().replace('T', " ")
+}
+
+/// The ALL bill of `date` as WeChat's download serves it: the rows of the orders paid and
+/// refunds accepted that day (China time), then the rows a test added.
+fn bill_file(book: &Book, date: &str) -> Vec<u8> {
+    let mut rows: Vec<BillRow> = Vec::new();
+    for o in book.orders.values() {
+        if let (Some(time), Some(transaction_id)) = (&o.success_time, &o.transaction_id) {
+            if time.starts_with(date) {
+                rows.push(BillRow {
+                    time: bill_time(time),
+                    transaction_id: transaction_id.clone(),
+                    out_trade_no: o.out_trade_no.clone(),
+                    trade_state: "SUCCESS".into(),
+                    order_fen: o.total,
+                    refund_id: "0".into(),
+                    out_refund_no: "0".into(),
+                    refund_fen: 0,
+                    refund_status: String::new(),
+                });
+            }
+        }
+    }
+    for r in book.refunds.values() {
+        if r.accepted_at.starts_with(date) {
+            let transaction_id = book
+                .orders
+                .get(&r.out_trade_no)
+                .and_then(|o| o.transaction_id.clone())
+                .unwrap_or_default();
+            rows.push(BillRow {
+                time: bill_time(&r.accepted_at),
+                transaction_id,
+                out_trade_no: r.out_trade_no.clone(),
+                trade_state: "REFUND".into(),
+                order_fen: 0,
+                refund_id: r.refund_id.clone(),
+                out_refund_no: r.out_refund_no.clone(),
+                refund_fen: r.refund,
+                refund_status: r.status.clone(),
+            });
+        }
+    }
+    rows.sort_by(|a, b| a.time.cmp(&b.time));
+    rows.extend(book.extra_bill_rows.get(date).cloned().unwrap_or_default());
+    let mut out = format!("{BILL_HEADER}\r\n");
+    let (mut order_total, mut refund_total) = (0, 0);
+    for r in &rows {
+        order_total += r.order_fen;
+        refund_total += r.refund_fen;
+        let (order, refund) = (yuan(r.order_fen), yuan(r.refund_fen));
+        let fields = [
+            r.time.as_str(),
+            APPID,
+            MCHID,
+            "0",
+            "",
+            &r.transaction_id,
+            &r.out_trade_no,
+            "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+            "JSAPI",
+            &r.trade_state,
+            "OTHERS",
+            "CNY",
+            &order,
+            "0.00",
+            &r.refund_id,
+            &r.out_refund_no,
+            &refund,
+            "0.00",
+            if r.trade_state == "REFUND" {
+                "ORIGINAL"
+            } else {
+                ""
+            },
+            &r.refund_status,
+            "停车长租卡续费",
+            "",
+            "0.00000",
+            "0.60%",
+            &order,
+            &refund,
+            "",
+        ];
+        let line: Vec<String> = fields.iter().map(|f| format!("`{f}")).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    let (order, refund) = (yuan(order_total), yuan(refund_total));
+    out.push_str(&format!(
+        "{BILL_SUMMARY_HEADER}\r\n`{},`{order},`{refund},`0.00,`0.00000,`{order},`{refund}\r\n",
+        rows.len()
+    ));
+    out.into_bytes()
+}
+
+async fn trade_bill(
+    State(inner): Shared,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = authenticate(&inner, &method, &uri, &headers, b"") {
+        return *r;
+    }
+    let date = q.get("bill_date").cloned().unwrap_or_default();
+    if chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").is_err() {
+        return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "bill_date格式错误");
+    }
+    if q.get("bill_type").map(String::as_str).unwrap_or("ALL") != "ALL" {
+        return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "bill_type");
+    }
+    let mut book = inner.book.lock().unwrap();
+    let file = bill_file(&book, &date);
+    let mut hash = hex::encode(<sha1::Sha1 as sha1::Digest>::digest(&file));
+    if std::mem::take(&mut book.wrong_bill_hash) {
+        hash = "0".repeat(40);
+    }
+    book.counter += 1;
+    let token = format!("bill{:08}", book.counter);
+    book.bills.insert(token.clone(), file);
+    drop(book);
+    let base = format!(
+        "http://{}",
+        headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+    );
+    answer(
+        &inner,
+        StatusCode::OK,
+        Some(json!({
+            "hash_type": "SHA1",
+            "hash_value": hash,
+            "download_url": format!("{base}/v3/billdownload/file?token={token}"),
+        })),
+    )
+}
+
+/// The download: the request is authenticated like any other; the answer is the file, with
+/// no WeChat signature (as the 下载账单 page says).
+async fn download_bill(
+    State(inner): Shared,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = authenticate(&inner, &method, &uri, &headers, b"") {
+        return *r;
+    }
+    let file = q
+        .get("token")
+        .and_then(|t| inner.book.lock().unwrap().bills.get(t).cloned());
+    match file {
+        Some(file) => (StatusCode::OK, file).into_response(),
+        None => error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "token无效"),
     }
 }

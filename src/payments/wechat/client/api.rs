@@ -12,6 +12,8 @@ pub const JSAPI_PATH: &str = "/v3/pay/transactions/jsapi";
 pub const REFUND_PATH: &str = "/v3/refund/domestic/refunds";
 /// The only currency.
 pub const CNY: &str = "CNY";
+/// Trade bills (申请交易账单).
+pub const TRADE_BILL_PATH: &str = "/v3/bill/tradebill";
 
 /// `POST /v3/pay/transactions/jsapi`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -144,6 +146,17 @@ pub struct Refund {
     pub out_trade_no: String,
     /// `SUCCESS`, `CLOSED`, `PROCESSING` or `ABNORMAL`.
     pub status: String,
+}
+
+/// The answer to `GET /v3/bill/tradebill`: where to download the day's bill and its digest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BillLocation {
+    /// `SHA1`.
+    pub hash_type: String,
+    /// The digest of the bill as downloaded (hex).
+    pub hash_value: String,
+    /// Where to download it (valid a few minutes; the download is signed like any request).
+    pub download_url: String,
 }
 
 /// An order or refund number as a path segment: WeChat's alphabet is `A-Z a-z 0-9 _ - | * @`;

@@ -23,6 +23,9 @@ pub fn from_answer(status: StatusCode, body: &[u8]) -> ProviderError {
         "ORDERPAID" => ProviderError::AlreadyPaid,
         "ORDER_CLOSED" | "ORDERCLOSED" => ProviderError::OrderClosed,
         "ORDER_NOT_EXIST" | "ORDERNOTEXIST" | "RESOURCE_NOT_EXISTS" => ProviderError::UnknownOrder,
+        // No trade that day (申请交易账单); a bill still being made is asked for again later.
+        "NO_STATEMENT_EXIST" => ProviderError::NoBill,
+        "STATEMENT_CREATING" => ProviderError::Unavailable(said),
         // Busy, or a bank behind WeChat is: try again later.
         "SYSTEM_ERROR" | "SYSTEMERROR" | "FREQUENCY_LIMITED" | "BANK_ERROR" | "BANKERROR"
         | "NOT_ENOUGH" => ProviderError::Unavailable(said),
@@ -59,6 +62,11 @@ mod tests {
         assert_eq!(answer(403, "ORDERPAID"), ProviderError::AlreadyPaid);
         assert_eq!(answer(400, "ORDER_CLOSED"), ProviderError::OrderClosed);
         assert_eq!(answer(404, "ORDER_NOT_EXIST"), ProviderError::UnknownOrder);
+        assert_eq!(answer(400, "NO_STATEMENT_EXIST"), ProviderError::NoBill);
+        assert!(matches!(
+            answer(400, "STATEMENT_CREATING"),
+            ProviderError::Unavailable(_)
+        ));
         assert!(matches!(
             answer(400, "PARAM_ERROR"),
             ProviderError::InvalidRequest(_)

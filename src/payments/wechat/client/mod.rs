@@ -8,8 +8,10 @@
 //! - [`api`]: the request and answer bodies of the calls used.
 //! - [`errors`]: WeChat's error codes as [`ProviderError`]s.
 //! - [`certificates`]: platform-certificate mode (`/v3/certificates`, refreshed).
+//! - [`bill`]: the day's trade bill (`/v3/bill/tradebill`, then its download).
 
 pub mod api;
+mod bill;
 pub mod certificates;
 pub mod errors;
 
@@ -20,6 +22,7 @@ use super::verifier::{Verifier, VerifyError};
 use crate::payments::port::{
     CreateOrder, CreatedOrder, OrderStatus, PaymentProvider, ProviderError, RefundRequest,
 };
+use crate::payments::wechat::bill::TradeBill;
 use certificates::CertificateSource;
 use chrono::Utc;
 use rand::distributions::{Alphanumeric, DistString};
@@ -195,6 +198,20 @@ impl WechatPayClient {
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<Answer, ProviderError> {
+        let (headers, body) = self.send_raw(method, path, body).await?;
+        let headers = NotifyHeaders::from_http(&headers)
+            .map_err(|e| ProviderError::BadResponse(format!("{path}: {e}")))?;
+        Ok(Answer { headers, body })
+    }
+
+    /// Sends a signed request, retrying what may be retried; returns a 2xx answer's headers
+    /// and body as they came (the bill download is the one answer WeChat does not sign).
+    async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<(reqwest::header::HeaderMap, Vec<u8>), ProviderError> {
         let attempts = self.settings.attempts.max(1);
         let mut backoff = self.settings.first_backoff;
         let mut attempt = 1;
@@ -216,7 +233,7 @@ impl WechatPayClient {
         method: &Method,
         path: &str,
         body: Option<&[u8]>,
-    ) -> Result<Answer, ProviderError> {
+    ) -> Result<(reqwest::header::HeaderMap, Vec<u8>), ProviderError> {
         let timestamp = Utc::now().timestamp().to_string();
         let nonce = nonce();
         let bytes = body.unwrap_or_default();
@@ -247,9 +264,7 @@ impl WechatPayClient {
         if !status.is_success() {
             return Err(errors::from_answer(status, &body));
         }
-        let headers = NotifyHeaders::from_http(&headers)
-            .map_err(|e| ProviderError::BadResponse(format!("{path}: {e}")))?;
-        Ok(Answer { headers, body })
+        Ok((headers, body))
     }
 
     /// Checks an answer's signature; an unknown serial in certificate mode first refreshes the
@@ -369,6 +384,10 @@ impl PaymentProvider for WechatPayClient {
             .call(Method::POST, api::REFUND_PATH, Some(&request))
             .await?;
         Ok(())
+    }
+
+    async fn trade_bill(&self, date: chrono::NaiveDate) -> Result<TradeBill, ProviderError> {
+        self.download_trade_bill(date).await
     }
 
     fn verifier(&self) -> &Verifier {
