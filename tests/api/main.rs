@@ -21,6 +21,7 @@ mod privacy;
 mod production;
 mod read_side;
 mod reconciliation;
+mod route_guards;
 mod sms_gateways;
 mod store;
 mod wechat_pay_client;
