@@ -344,18 +344,57 @@ async fn the_service_killed_under_load_loses_nothing_it_acknowledged(t: TestStor
         paid.values().all(|n| *n == 1),
         "a payment recorded twice: {paid:?}"
     );
-    let mut sms_rows = 0;
+    assert!(
+        !acked.approved.is_empty(),
+        "some approvals were acknowledged before the kill"
+    );
+    for (_, renewal, _) in &acked.approved {
+        assert_eq!(
+            paid.get(renewal),
+            Some(&1),
+            "the approved renewal {renewal} was paid once"
+        );
+    }
+
+    // One approval notice per approval, none sent twice: each was sent exactly once (one `sent`
+    // attempt), or, when the kill caught it mid-send, held for staff rather than sent again.
+    type Notice = (String, String, Option<String>, i64);
+    let mut notices: Vec<Notice> = Vec::new();
     for _ in 0..250 {
-        sms_rows = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE kind = 'sms'")
-            .fetch_one(&t.store.db.read)
-            .await
-            .unwrap();
-        if sms_rows == approvals {
+        notices = sqlx::query_as(
+            "SELECT o.id, o.status, o.last_error,
+                    (SELECT count(*) FROM sms_attempts a
+                      WHERE a.message_id = o.id AND a.outcome = 'sent')
+               FROM outbox o WHERE o.kind = 'sms' ORDER BY o.id",
+        )
+        .fetch_all(&t.store.db.read)
+        .await
+        .unwrap();
+        if notices.len() as i64 == approvals && notices.iter().all(|n| n.1 != "pending") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(sms_rows, approvals, "exactly one SMS notice per approval");
+    assert_eq!(
+        notices.len() as i64,
+        approvals,
+        "one SMS notice per approval: {notices:?}"
+    );
+    for (id, status, error, sent) in &notices {
+        match status.as_str() {
+            "done" => assert_eq!(*sent, 1, "{id} sent exactly once"),
+            "failed" => {
+                assert_eq!(*sent, 0, "{id}");
+                assert!(
+                    error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("never answered")),
+                    "{id} held only for a send the kill interrupted: {error:?}"
+                );
+            }
+            other => panic!("{id} still {other}"),
+        }
+    }
 
     // The views converge to what a rebuild gives. The restarted service is still taking the
     // sandbox provider's redelivered payment callbacks, so compare only a live view that has
