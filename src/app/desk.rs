@@ -1,12 +1,13 @@
 //! The security office's desk: lots, cards issued offline, holder and vehicle changes.
 
+use super::desk_journal::{self, DeskAction};
 use crate::error::AppError;
 use crate::ledger::Ledger;
+use crate::store::Db;
 use aggregates::lot::{Consent, Lot, LotCommand, LotError, Product};
 use aggregates::metadata::EventMetadata;
 use aggregates::permit::{Permit, PermitCommand};
 use aggregates::values::{Period, Phone, Plate};
-use aggregates::vehicle_binding::{binding_id, BindingCommand, VehicleBinding};
 use uuid::Uuid;
 
 /// Registers a lot with its product and consent; returns the ledger position.
@@ -50,9 +51,11 @@ pub struct NewPermit {
 }
 
 /// Issues a card: binds the vehicle at the lot (refused if another card holds it), then
-/// issues the card. Returns the ledger position of the issue.
+/// issues the card, under the desk journal (a crash between the two is finished by recovery).
+/// Returns the ledger position of the issue.
 pub async fn issue_permit(
     ledger: &Ledger,
+    db: &Db,
     new: NewPermit,
     meta: &EventMetadata,
 ) -> Result<Option<i64>, AppError> {
@@ -63,34 +66,22 @@ pub async fn issue_permit(
     let issue = PermitCommand::Issue {
         lot_id: new.lot_id,
         plate: new.plate.clone(),
-        holder_name: new.holder_name,
-        phone: new.phone,
+        holder_name: new.holder_name.clone(),
+        phone: new.phone.clone(),
         validity: new.validity,
     };
-    // Decide first on the empty card, so a refused issue never leaves the vehicle bound.
+    // Decide first on the empty card, so a refused issue never binds the vehicle.
     Permit::default()
-        .decide(issue.clone())
+        .decide(issue)
         .map_err(|e| AppError::refused(&e))?;
-    ledger
-        .execute::<VehicleBinding>(
-            &binding_id(new.lot_id, &new.plate),
-            BindingCommand::Claim {
-                lot_id: new.lot_id,
-                plate: new.plate,
-                permit_id: new.permit_id,
-            },
-            meta,
-        )
-        .await?;
-    let committed = ledger
-        .execute::<Permit>(&new.permit_id.to_string(), issue, meta)
-        .await?;
-    Ok(committed.position)
+    desk_journal::run(ledger, db, &DeskAction::issue(&new), meta).await
 }
 
-/// Moves a card to another vehicle: binds the new one, changes the card, unbinds the old one.
+/// Moves a card to another vehicle: binds the new one, changes the card, unbinds the old one,
+/// under the desk journal.
 pub async fn change_vehicle(
     ledger: &Ledger,
+    db: &Db,
     permit_id: Uuid,
     plate: Plate,
     meta: &EventMetadata,
@@ -101,34 +92,19 @@ pub async fn change_vehicle(
     };
     loaded
         .aggregate
-        .decide(change.clone())
+        .decide(change)
         .map_err(|e| AppError::refused(&e))?;
     let card = loaded
         .aggregate
         .card
         .expect("decide refuses a card not issued");
-    ledger
-        .execute::<VehicleBinding>(
-            &binding_id(card.lot_id, &plate),
-            BindingCommand::Claim {
-                lot_id: card.lot_id,
-                plate,
-                permit_id,
-            },
-            meta,
-        )
-        .await?;
-    let committed = ledger
-        .execute::<Permit>(&permit_id.to_string(), change, meta)
-        .await?;
-    let released = ledger
-        .execute::<VehicleBinding>(
-            &binding_id(card.lot_id, &card.plate),
-            BindingCommand::Release { permit_id },
-            meta,
-        )
-        .await?;
-    Ok(committed.position.max(released.position))
+    let action = DeskAction::ChangeVehicle {
+        permit_id,
+        lot_id: card.lot_id,
+        from: card.plate,
+        to: plate,
+    };
+    desk_journal::run(ledger, db, &action, meta).await
 }
 
 /// Changes the holder's name and phone.

@@ -2,6 +2,7 @@
 //! actions that touch more than one aggregate (a card and its vehicle's binding).
 
 pub mod desk;
+pub mod desk_journal;
 pub mod given_up;
 pub mod lookup;
 pub mod owner;

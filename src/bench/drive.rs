@@ -5,6 +5,7 @@ use super::stats::Latencies;
 use super::workload::Workload;
 use crate::ledger::Ledger;
 use crate::read_side::ReadSide;
+use crate::store::Db;
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,19 +52,25 @@ pub(crate) struct Drive {
 impl Drive {
     /// Runs `clients` concurrent clients, each running lifecycle after lifecycle, until
     /// `duration` has passed.
-    pub async fn run(&self, ledger: &Ledger, w: &Arc<Workload>) -> anyhow::Result<DriveResult> {
+    pub async fn run(
+        &self,
+        ledger: &Ledger,
+        db: &Db,
+        w: &Arc<Workload>,
+    ) -> anyhow::Result<DriveResult> {
         let start = Instant::now();
         let deadline = start + self.duration;
         let mut tasks = Vec::with_capacity(self.clients);
         for _ in 0..self.clients {
             let ledger = ledger.clone();
+            let db = db.clone();
             let w = w.clone();
             let probe = self.probe.clone();
             let interval = self
                 .rate
                 .map(|r| Duration::from_secs_f64(self.clients as f64 / r.max(1e-3)));
             tasks.push(tokio::spawn(async move {
-                client(ledger, w, deadline, interval, probe).await
+                client(ledger, db, w, deadline, interval, probe).await
             }));
         }
         let mut total = DriveResult::default();
@@ -84,6 +91,7 @@ impl Drive {
 
 async fn client(
     ledger: Ledger,
+    db: Db,
     w: Arc<Workload>,
     deadline: Instant,
     interval: Option<Duration>,
@@ -109,7 +117,7 @@ async fn client(
                 break 'lifecycles;
             }
             let began = Instant::now();
-            let (events, position) = lifecycle.execute(&ledger, step, &meta).await?;
+            let (events, position) = lifecycle.execute(&ledger, &db, step, &meta).await?;
             let returned = Instant::now();
             r.latencies.record(returned - began);
             r.commands += 1;

@@ -236,9 +236,13 @@ async fn command_and_raw(
     let warmup = (o.phase / 5).min(Duration::from_secs(1));
     let mut rows: Option<Arc<Vec<raw::RawRow>>> = None;
     for &clients in &o.clients {
-        flat_out(clients, warmup).run(&ledger, &w).await?;
+        flat_out(clients, warmup)
+            .run(&ledger, &store.db, &w)
+            .await?;
         o.say(format_args!("(a) {clients} client(s)"));
-        let mut d = flat_out(clients, o.phase).run(&ledger, &w).await?;
+        let mut d = flat_out(clients, o.phase)
+            .run(&ledger, &store.db, &w)
+            .await?;
         // The raw INSERTs replay the ledger's own rows (its first lifecycles). Sampled after the
         // measured phase: on a loaded machine a short warm-up may have appended nothing.
         if rows.is_none() {
@@ -381,7 +385,7 @@ async fn read_side(o: &BenchOptions, store: &Store, report: &mut Report) -> anyh
             every: ((target / 100.0).round() as u64).max(1),
         }),
     };
-    let result = drive.run(&ledger, &w).await;
+    let result = drive.run(&ledger, &store.db, &w).await;
     let _ = stop.send(true);
     // Let the runners release their leases before the store goes away.
     for runner in runners {

@@ -11,6 +11,7 @@ use crate::app::desk::{issue_permit, register_lot, NewPermit};
 use crate::app::owner::owner_meta;
 use crate::ledger::Ledger;
 use crate::services::Secrets;
+use crate::store::Db;
 use crate::store::{event_hash, Hashed, StoredEvent, GENESIS};
 use aggregates::lot::{Consent, Lot, LotCommand, Product};
 use aggregates::metadata::{Actor, EventMetadata, Role};
@@ -289,12 +290,13 @@ impl Lifecycle {
     pub async fn execute(
         &self,
         ledger: &Ledger,
+        db: &Db,
         step: Step,
         meta: &EventMetadata,
     ) -> anyhow::Result<(usize, Option<i64>)> {
         match step {
             Step::Issue(new) => {
-                let position = issue_permit(ledger, new, meta)
+                let position = issue_permit(ledger, db, new, meta)
                     .await
                     .map_err(|e| anyhow!("issue the card of lifecycle {}: {e}", self.k))?;
                 // The vehicle's binding and the card.

@@ -58,6 +58,7 @@ async fn issue(
     let permit_id = Uuid::new_v4();
     let position = issue_permit(
         &svc.ledger,
+        &svc.store.db,
         NewPermit {
             permit_id,
             lot_id,
@@ -115,6 +116,7 @@ async fn vehicle(
     let permit_id = parse_uuid(&permit_id, "no_permit")?;
     let position = change_vehicle(
         &svc.ledger,
+        &svc.store.db,
         permit_id,
         parse_plate(&body.plate)?,
         &super::staff_meta(admin.staff_id, Role::Admin, &info),

@@ -1,7 +1,9 @@
 //! Background work: the outbox dispatcher (SMS notices, refunds, closing orders), the timer
-//! that closes unpaid renewals when their payment window ends, and (production mode) the
+//! that closes unpaid renewals when their payment window ends, the recovery of desk actions a
+//! crash left half done, and (production mode) the
 //! daily reconciliation with WeChat Pay's trade bill.
 
+mod desk_recovery;
 mod expiry;
 mod outbox;
 
@@ -15,6 +17,7 @@ pub use outbox::dispatch_due;
 /// Starts the workers; they stop when `shutdown` turns true.
 pub fn spawn(services: Arc<Services>, shutdown: watch::Receiver<bool>) {
     tokio::spawn(outbox::run(services.clone(), shutdown.clone()));
+    tokio::spawn(desk_recovery::run(services.clone(), shutdown.clone()));
     tokio::spawn(crate::audit::worker::run(
         services.clone(),
         shutdown.clone(),

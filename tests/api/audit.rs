@@ -1067,7 +1067,7 @@ async fn auditors_read_and_verify_but_never_command_embedded() {
 async fn a_moved_ledger_does_not_resend_its_notices_or_refunds() {
     use aggregates::permit::{Permit, PermitCommand};
     let source = TestStore::new(Backend::Sqlite).await;
-    let (_, permit_id) = crate::fixtures::manual_card(&source.ledger).await;
+    let (_, permit_id) = crate::fixtures::manual_card(&source.ledger, &source.store.db).await;
     let renewal_id = crate::fixtures::submitted(&source.ledger, permit_id).await;
     let id = permit_id.to_string();
     let ledger = &source.ledger;

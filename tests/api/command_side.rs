@@ -21,7 +21,7 @@ fn approve(renewal_id: Uuid) -> PermitCommand {
 
 async fn the_manuals_renewal_runs_from_submission_to_approval(t: TestStore) {
     let ledger = t.ledger.clone();
-    let (_, permit_id) = manual_card(&ledger).await;
+    let (_, permit_id) = manual_card(&ledger, &t.store.db).await;
     let id = permit_id.to_string();
     let renewal_id = submitted(&ledger, permit_id).await;
     let paid = ledger
@@ -58,7 +58,7 @@ async fn the_manuals_renewal_runs_from_submission_to_approval(t: TestStore) {
 
 async fn every_event_carries_its_typed_metadata(t: TestStore) {
     let ledger = t.ledger.clone();
-    let (_, permit_id) = manual_card(&ledger).await;
+    let (_, permit_id) = manual_card(&ledger, &t.store.db).await;
     let meta = EventMetadata {
         actor: Actor::Owner("f00d".into()),
         role: Role::Owner,
@@ -81,7 +81,7 @@ async fn a_duplicate_payment_notification_appends_nothing_and_answers_the_last_p
     t: TestStore,
 ) {
     let ledger = t.ledger.clone();
-    let (_, permit_id) = manual_card(&ledger).await;
+    let (_, permit_id) = manual_card(&ledger, &t.store.db).await;
     let id = permit_id.to_string();
     let renewal_id = submitted(&ledger, permit_id).await;
     let first = ledger
@@ -108,7 +108,7 @@ async fn a_duplicate_payment_notification_appends_nothing_and_answers_the_last_p
 /// Sixteen owners' devices submit a renewal of one card at the same moment: one wins.
 async fn concurrent_submissions_on_one_permit_open_exactly_one_renewal(t: TestStore) {
     let ledger = t.ledger.clone();
-    let (_, permit_id) = manual_card(&ledger).await;
+    let (_, permit_id) = manual_card(&ledger, &t.store.db).await;
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let ledger = ledger.clone();
@@ -144,7 +144,7 @@ async fn concurrent_submissions_on_one_permit_open_exactly_one_renewal(t: TestSt
 /// Reviewers race to approve and reject the same paid renewal: exactly one decision stands.
 async fn concurrent_reviewers_decide_a_renewal_exactly_once(t: TestStore) {
     let ledger = t.ledger.clone();
-    let (_, permit_id) = manual_card(&ledger).await;
+    let (_, permit_id) = manual_card(&ledger, &t.store.db).await;
     let id = permit_id.to_string();
     let renewal_id = submitted(&ledger, permit_id).await;
     ledger
@@ -201,7 +201,7 @@ async fn concurrent_reviewers_decide_a_renewal_exactly_once(t: TestStore) {
 /// waits on it, then loses when it commits. With retries the command re-decides on the new
 /// state and succeeds; without, it reports a conflict and appends nothing.
 async fn a_lost_race_is_retried_then_reported_as_a_conflict(t: TestStore) {
-    let (_, permit_id) = manual_card(&t.ledger).await;
+    let (_, permit_id) = manual_card(&t.ledger, &t.store.db).await;
     for (attempts, expect_success) in [(3, true), (1, false)] {
         let ledger = t.ledger.clone().with_max_attempts(attempts);
         let id = permit_id.to_string();
@@ -328,7 +328,7 @@ async fn hold_next_sequence(t: &TestStore, id: &str, sequence: i64) -> Blocker {
 async fn postgres_es_reads_the_ledgers_events() {
     let t = TestStore::new(Backend::Postgres).await;
     let ledger = t.ledger.clone();
-    let (_, permit_id) = manual_card(&ledger).await;
+    let (_, permit_id) = manual_card(&ledger, &t.store.db).await;
     let EventLog::Postgres(pg) = ledger.log() else {
         unreachable!()
     };
@@ -357,7 +357,7 @@ crate::on_both_stores!(
 #[tokio::test]
 async fn sqlite_es_reads_the_ledgers_events() {
     let t = TestStore::new(Backend::Sqlite).await;
-    let (_, permit_id) = manual_card(&t.ledger).await;
+    let (_, permit_id) = manual_card(&t.ledger, &t.store.db).await;
     let path = permit_ledger::store::sqlite_path(&t.dir.as_ref().unwrap().0);
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
         .await

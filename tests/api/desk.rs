@@ -34,9 +34,9 @@ async fn events_of(ledger: &Ledger, permit_id: Uuid) -> Vec<String> {
 
 async fn a_vehicle_bound_to_a_card_cannot_take_another_card_at_the_same_lot(t: TestStore) {
     let ledger = t.ledger.clone();
-    let (lot_id, _) = manual_card(&ledger).await;
+    let (lot_id, _) = manual_card(&ledger, &t.store.db).await;
     let second = card_at(lot_id, plate());
-    let refused = issue_permit(&ledger, second.clone(), &admin_meta()).await;
+    let refused = issue_permit(&ledger, &t.store.db, second.clone(), &admin_meta()).await;
     match refused {
         Err(AppError::Refused { code, .. }) => assert_eq!(code, "vehicle_bound"),
         other => panic!("expected vehicle_bound, got {other:?}"),
@@ -47,14 +47,25 @@ async fn a_vehicle_bound_to_a_card_cannot_take_another_card_at_the_same_lot(t: T
     );
     // At another lot the same vehicle may have a card.
     let other_lot = lot(&ledger).await;
-    issue_permit(&ledger, card_at(other_lot, plate()), &admin_meta())
-        .await
-        .expect("another lot is free");
+    issue_permit(
+        &ledger,
+        &t.store.db,
+        card_at(other_lot, plate()),
+        &admin_meta(),
+    )
+    .await
+    .expect("another lot is free");
 }
 
 async fn a_card_cannot_be_issued_at_a_lot_that_does_not_exist(t: TestStore) {
     let ledger = t.ledger.clone();
-    let refused = issue_permit(&ledger, card_at(Uuid::new_v4(), plate()), &admin_meta()).await;
+    let refused = issue_permit(
+        &ledger,
+        &t.store.db,
+        card_at(Uuid::new_v4(), plate()),
+        &admin_meta(),
+    )
+    .await;
     assert!(matches!(
         refused,
         Err(AppError::Refused { code: "no_lot", .. })
@@ -66,7 +77,7 @@ async fn a_refused_issue_leaves_the_vehicle_unbound(t: TestStore) {
     let lot_id = lot(&ledger).await;
     let mut blank = card_at(lot_id, plate());
     blank.holder_name = "  ".into();
-    let refused = issue_permit(&ledger, blank, &admin_meta()).await;
+    let refused = issue_permit(&ledger, &t.store.db, blank, &admin_meta()).await;
     assert!(matches!(
         refused,
         Err(AppError::Refused {
@@ -79,27 +90,49 @@ async fn a_refused_issue_leaves_the_vehicle_unbound(t: TestStore) {
         .await
         .unwrap();
     assert_eq!(binding.aggregate.bound_to, None);
-    issue_permit(&ledger, card_at(lot_id, plate()), &admin_meta())
-        .await
-        .expect("the vehicle is still free");
+    issue_permit(
+        &ledger,
+        &t.store.db,
+        card_at(lot_id, plate()),
+        &admin_meta(),
+    )
+    .await
+    .expect("the vehicle is still free");
 }
 
 async fn moving_a_card_to_another_vehicle_frees_the_old_one(t: TestStore) {
     let ledger = t.ledger.clone();
-    let (lot_id, permit_id) = manual_card(&ledger).await;
+    let (lot_id, permit_id) = manual_card(&ledger, &t.store.db).await;
     let new_plate = Plate::parse("京AD12345").unwrap();
-    change_vehicle(&ledger, permit_id, new_plate.clone(), &admin_meta())
-        .await
-        .unwrap();
+    change_vehicle(
+        &ledger,
+        &t.store.db,
+        permit_id,
+        new_plate.clone(),
+        &admin_meta(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         events_of(&ledger, permit_id).await,
         ["PermitIssued", "VehicleUnbound", "VehicleBound"]
     );
     // The old vehicle can take a new card; the new one cannot.
-    issue_permit(&ledger, card_at(lot_id, plate()), &admin_meta())
-        .await
-        .expect("old plate is free");
-    let refused = issue_permit(&ledger, card_at(lot_id, new_plate), &admin_meta()).await;
+    issue_permit(
+        &ledger,
+        &t.store.db,
+        card_at(lot_id, plate()),
+        &admin_meta(),
+    )
+    .await
+    .expect("old plate is free");
+    let refused = issue_permit(
+        &ledger,
+        &t.store.db,
+        card_at(lot_id, new_plate),
+        &admin_meta(),
+    )
+    .await;
     assert!(matches!(
         refused,
         Err(AppError::Refused {
@@ -111,7 +144,7 @@ async fn moving_a_card_to_another_vehicle_frees_the_old_one(t: TestStore) {
 
 async fn the_desk_changes_the_holder_and_the_card_follows(t: TestStore) {
     let ledger = t.ledger.clone();
-    let (_, permit_id) = manual_card(&ledger).await;
+    let (_, permit_id) = manual_card(&ledger, &t.store.db).await;
     let new_phone = Phone::parse("13600000000").unwrap();
     change_holder(
         &ledger,
@@ -140,4 +173,108 @@ crate::on_both_stores!(
     a_refused_issue_leaves_the_vehicle_unbound,
     moving_a_card_to_another_vehicle_frees_the_old_one,
     the_desk_changes_the_holder_and_the_card_follows,
+);
+
+/// What a crash right after the vehicle was bound leaves: the binding and the journal entry.
+async fn interrupted_after_binding(t: &TestStore, new: &NewPermit) {
+    use aggregates::vehicle_binding::BindingCommand;
+    use permit_ledger::app::desk_journal::DeskAction;
+    t.ledger
+        .execute::<VehicleBinding>(
+            &binding_id(new.lot_id, &new.plate),
+            BindingCommand::Claim {
+                lot_id: new.lot_id,
+                plate: new.plate.clone(),
+                permit_id: new.permit_id,
+            },
+            &admin_meta(),
+        )
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO desk_journal (key, action, metadata, started_at)
+         VALUES ($1, $2, $3, '2000-01-01T00:00:00.000Z')",
+    )
+    .bind(format!("issue:{}", new.permit_id))
+    .bind(serde_json::to_string(&DeskAction::issue(new)).unwrap())
+    .bind(serde_json::to_string(&admin_meta().to_map()).unwrap())
+    .execute(&t.store.db.write)
+    .await
+    .unwrap();
+}
+
+async fn journal_len(t: &TestStore) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM desk_journal")
+        .fetch_one(&t.store.db.read)
+        .await
+        .unwrap()
+}
+
+async fn a_card_issue_interrupted_after_binding_the_vehicle_is_finished_by_recovery(t: TestStore) {
+    let ledger = t.ledger.clone();
+    let lot_id = lot(&ledger).await;
+    let new = card_at(lot_id, plate());
+    interrupted_after_binding(&t, &new).await;
+    // Before recovery: the plate is held by a card that does not exist.
+    assert!(events_of(&ledger, new.permit_id).await.is_empty());
+    let settled = permit_ledger::app::desk_journal::recover(
+        &ledger,
+        &t.store.db,
+        chrono::Duration::seconds(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(settled, 1);
+    assert_eq!(events_of(&ledger, new.permit_id).await, ["PermitIssued"]);
+    let binding = ledger
+        .load::<VehicleBinding>(&binding_id(lot_id, &plate()))
+        .await
+        .unwrap();
+    assert_eq!(binding.aggregate.bound_to, Some(new.permit_id));
+    assert_eq!(journal_len(&t).await, 0, "struck off");
+    // A second recovery finds nothing to do.
+    let again =
+        permit_ledger::app::desk_journal::recover(&ledger, &t.store.db, chrono::Duration::zero())
+            .await
+            .unwrap();
+    assert_eq!(again, 0);
+}
+
+async fn a_retried_issue_of_the_same_card_completes_the_interrupted_one(t: TestStore) {
+    let ledger = t.ledger.clone();
+    let lot_id = lot(&ledger).await;
+    let new = card_at(lot_id, plate());
+    interrupted_after_binding(&t, &new).await;
+    // The desk retries the same card (same id): the binding is already its own.
+    issue_permit(&ledger, &t.store.db, new.clone(), &admin_meta())
+        .await
+        .expect("the retry completes the card");
+    assert_eq!(events_of(&ledger, new.permit_id).await, ["PermitIssued"]);
+    assert_eq!(journal_len(&t).await, 0);
+}
+
+async fn a_refused_issue_leaves_nothing_in_the_journal(t: TestStore) {
+    let ledger = t.ledger.clone();
+    let (lot_id, _) = manual_card(&ledger, &t.store.db).await;
+    let refused = issue_permit(
+        &ledger,
+        &t.store.db,
+        card_at(lot_id, plate()),
+        &admin_meta(),
+    )
+    .await;
+    assert!(matches!(
+        refused,
+        Err(AppError::Refused {
+            code: "vehicle_bound",
+            ..
+        })
+    ));
+    assert_eq!(journal_len(&t).await, 0);
+}
+
+crate::on_both_stores!(
+    a_card_issue_interrupted_after_binding_the_vehicle_is_finished_by_recovery,
+    a_retried_issue_of_the_same_card_completes_the_interrupted_one,
+    a_refused_issue_leaves_nothing_in_the_journal,
 );

@@ -56,11 +56,12 @@ pub async fn lot(ledger: &Ledger) -> Uuid {
 }
 
 /// The manual's card at a new lot: 京A66666, 王老师, valid 2021-06-01 to 2022-05-31.
-pub async fn manual_card(ledger: &Ledger) -> (Uuid, Uuid) {
+pub async fn manual_card(ledger: &Ledger, db: &permit_ledger::store::Db) -> (Uuid, Uuid) {
     let lot_id = lot(ledger).await;
     let permit_id = Uuid::new_v4();
     issue_permit(
         ledger,
+        db,
         NewPermit {
             permit_id,
             lot_id,

@@ -57,7 +57,7 @@ async fn views_follow_the_manuals_flow_and_serve_read_your_writes(t: TestStore) 
     let (rs, _stop) = start(&t);
     rs.prepare().await.unwrap();
     let ledger = waking(&t, &rs);
-    let (lot_id, permit_id) = manual_card(&ledger).await;
+    let (lot_id, permit_id) = manual_card(&ledger, &t.store.db).await;
     let renewal_id = submitted(&ledger, permit_id).await;
     let paid = ledger
         .execute::<Permit>(
@@ -151,7 +151,7 @@ async fn two_instances_apply_each_event_exactly_once(t: TestStore) {
     let mut last = 0;
     let mut cards = Vec::new();
     for _ in 0..8 {
-        cards.push(manual_card(&ledger).await.1);
+        cards.push(manual_card(&ledger, &t.store.db).await.1);
     }
     let mut tasks = Vec::new();
     for permit_id in cards.clone() {
@@ -226,7 +226,7 @@ async fn a_rebuild_swaps_in_an_equal_view_while_the_live_one_answers(t: TestStor
     let ledger = waking(&t, &rs);
     let mut last = 0;
     for _ in 0..5 {
-        let (_, permit_id) = manual_card(&ledger).await;
+        let (_, permit_id) = manual_card(&ledger, &t.store.db).await;
         let renewal_id = submitted(&ledger, permit_id).await;
         let c = ledger
             .execute::<Permit>(
@@ -317,7 +317,7 @@ async fn a_version_bump_rebuilds_the_projection_at_start(t: TestStore) {
     let (rs, stop) = start(&t);
     rs.prepare().await.unwrap();
     let ledger = waking(&t, &rs);
-    let (_, permit_id) = manual_card(&ledger).await;
+    let (_, permit_id) = manual_card(&ledger, &t.store.db).await;
     let renewal_id = submitted(&ledger, permit_id).await;
     let paid = ledger
         .execute::<Permit>(
