@@ -368,6 +368,26 @@ async fn apply_permit(
         PermitEvent::StrayPaymentReceived { .. }
         | PermitEvent::StrayPaymentRefunded { .. }
         | PermitEvent::StrayRefundFailed { .. } => {}
+        // Staff closed the renewal's refund problem: the owner has the money back.
+        PermitEvent::PaymentProblemResolved {
+            renewal_id,
+            stray: false,
+            at,
+            ..
+        } => {
+            set_status(
+                tx,
+                t,
+                renewal_id,
+                "refunded",
+                Some(("refunded_at", rfc3339(at))),
+            )
+            .await?;
+        }
+        // A problem and its retry leave the renewal `refund_failed` until the outcome.
+        PermitEvent::PaymentProblemRaised { .. }
+        | PermitEvent::PaymentProblemRetried { .. }
+        | PermitEvent::PaymentProblemResolved { .. } => {}
     }
     Ok(())
 }

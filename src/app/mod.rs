@@ -5,6 +5,7 @@ pub mod desk;
 pub mod lookup;
 pub mod owner;
 pub mod payment_callbacks;
+pub mod payment_problems;
 pub mod photos;
 pub mod review;
 pub mod sessions;

@@ -91,3 +91,8 @@ where
     .map_err(AppError::from)?;
     Ok((status, Json(body)).into_response())
 }
+
+/// Staff members' idempotency keys are their own.
+pub fn staff_scope(staff_id: uuid::Uuid) -> String {
+    format!("staff:{staff_id}")
+}

@@ -12,6 +12,7 @@ mod lots;
 mod openapi;
 mod owner;
 mod payments;
+mod problems;
 mod renewals;
 mod reports;
 mod review;
@@ -44,6 +45,7 @@ pub fn router(services: AppState) -> Router {
         .merge(desk::routes())
         .merge(owner::routes())
         .merge(payments::routes())
+        .merge(problems::routes())
         .merge(review::routes())
         .merge(audit::routes())
         .merge(reports::routes())

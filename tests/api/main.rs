@@ -16,6 +16,7 @@ mod http_flows;
 mod http_security;
 mod load;
 mod openapi;
+mod payment_problems;
 mod privacy;
 mod production;
 mod read_side;

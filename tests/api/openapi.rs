@@ -21,6 +21,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/permits/{permit_id}/holder"),
     ("post", "/api/v1/admin/permits/{permit_id}/vehicle"),
     ("get", "/api/v1/admin/reports/daily-takings"),
+    ("get", "/api/v1/admin/payments/problems"),
+    ("post", "/api/v1/admin/payments/problems/{problem_id}/retry"),
+    (
+        "post",
+        "/api/v1/admin/payments/problems/{problem_id}/resolve",
+    ),
     ("post", "/api/v1/lots/{lot_id}/codes"),
     ("post", "/api/v1/lots/{lot_id}/sessions"),
     ("delete", "/api/v1/sessions/current"),

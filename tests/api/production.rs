@@ -16,14 +16,14 @@ use std::collections::HashMap;
 const OPENID: &str = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
 const TEMPLATES: [&str; 4] = ["2001", "2002", "2003", "2004"];
 
-struct World {
-    app: TestApp,
-    pay: FakeWechatPay,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
+    pub(crate) pay: FakeWechatPay,
     sms: FakeTencentSms,
     _secrets: TempDir,
 }
 
-async fn world(backend: Backend) -> World {
+pub(crate) async fn world(backend: Backend) -> World {
     let pay = FakeWechatPay::start(Mode::PublicKey).await;
     let sms = FakeTencentSms::start("AKIDprod", "prod-sms-secret", "1400009999", &TEMPLATES).await;
     let secrets = TempDir::new();
@@ -63,7 +63,7 @@ async fn world(backend: Backend) -> World {
 impl World {
     /// Desk set-up, then the owner signs in with the code the SMS gateway delivered and the
     /// WeChat OAuth code of the page. Returns (owner token, permit id).
-    async fn signed_in_owner(&self) -> (String, String) {
+    pub(crate) async fn signed_in_owner(&self) -> (String, String) {
         let admin = self.app.admin().await;
         let lot = self.app.lot(&admin).await;
         let (permit_id, _) = self.app.card(&admin, &lot, "京A66666", HOLDER_PHONE).await;
@@ -107,7 +107,7 @@ impl World {
         (body["token"].as_str().unwrap().to_string(), permit_id)
     }
 
-    async fn submitted(&self, owner: &str, permit_id: &str) -> (String, String) {
+    pub(crate) async fn submitted(&self, owner: &str, permit_id: &str) -> (String, String) {
         let (status, body) = self.app.submit(owner, permit_id).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let jsapi = &body["payment"]["jsapi"];
@@ -125,7 +125,7 @@ impl World {
         (body["renewal_id"].as_str().unwrap().to_string(), order_id)
     }
 
-    async fn events_of_type(&self, event_type: &str) -> Vec<Value> {
+    pub(crate) async fn events_of_type(&self, event_type: &str) -> Vec<Value> {
         let rows: Vec<String> = sqlx::query_scalar(
             "SELECT CAST(payload AS TEXT) FROM events WHERE event_type = $1 ORDER BY position",
         )
@@ -142,7 +142,7 @@ impl World {
             .collect()
     }
 
-    async fn wait_for_refund(&self, count: usize) -> crate::fakes::wechatpay::Refund {
+    pub(crate) async fn wait_for_refund(&self, count: usize) -> crate::fakes::wechatpay::Refund {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
         loop {
             let refunds = self.pay.refunds();

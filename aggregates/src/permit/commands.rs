@@ -35,6 +35,22 @@ pub enum RefundFailure {
     Closed,
     /// The provider could not pay it back; staff must handle it.
     Abnormal,
+    /// The provider refused the refund request for good (merchant set-up, amounts, order).
+    Refused,
+    /// The refund request could not be delivered after every retry.
+    RetriesExhausted,
+}
+
+impl RefundFailure {
+    /// The stable snake_case name used in views and problem kinds.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundFailure::Closed => "closed",
+            RefundFailure::Abnormal => "abnormal",
+            RefundFailure::Refused => "refused",
+            RefundFailure::RetriesExhausted => "retries_exhausted",
+        }
+    }
 }
 
 /// Commands to a permit.
@@ -156,6 +172,38 @@ pub enum PermitCommand {
         failure: RefundFailure,
         /// When.
         at: DateTime<Utc>,
+    },
+    /// The refund request never reached the provider, or it refused it for good: the outbox
+    /// gave up on it.
+    RecordRefundRefused {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The refund number asked for.
+        out_refund_no: String,
+        /// What the provider (or the transport) last said.
+        detail: String,
+        /// `true` when retries ran out, `false` when the provider refused for good.
+        exhausted: bool,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Staff ask for a failed refund again.
+    RetryRefund {
+        /// The open problem.
+        problem_id: String,
+        /// A new `out_refund_no`, used only when the provider closed the old one.
+        new_out_refund_no: String,
+        /// When.
+        now: DateTime<Utc>,
+    },
+    /// Staff close a problem handled outside the ledger (e.g. refunded at the desk).
+    ResolveProblem {
+        /// The open problem.
+        problem_id: String,
+        /// What was done.
+        note: String,
+        /// When.
+        now: DateTime<Utc>,
     },
     /// The payment window ended without payment.
     ExpireUnpaid {

@@ -182,6 +182,53 @@ pub enum PermitEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A refund failed in a way staff must handle: it is on the payment problems list.
+    PaymentProblemRaised {
+        /// The problem (see [`problem_id`](crate::permit::problem_id)).
+        problem_id: String,
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The refund of a stray payment (not of the renewal's own payment).
+        stray: bool,
+        /// How it failed.
+        failure: RefundFailure,
+        /// The refund number that failed.
+        out_refund_no: String,
+        /// The amount still owed to the payer.
+        amount: Fen,
+        /// What the provider said, for staff.
+        detail: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Staff asked for the refund again.
+    PaymentProblemRetried {
+        /// The problem.
+        problem_id: String,
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The refund of a stray payment.
+        stray: bool,
+        /// The refund number the retry uses (a new one after CLOSED, else the same).
+        out_refund_no: String,
+        /// The amount asked for.
+        amount: Fen,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Staff closed the problem: the payer has the money back by other means.
+    PaymentProblemResolved {
+        /// The problem.
+        problem_id: String,
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The refund of a stray payment.
+        stray: bool,
+        /// What staff did.
+        note: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 /// Why a payment was stray.
@@ -219,6 +266,9 @@ impl PermitEvent {
             PermitEvent::StrayPaymentReceived { .. } => "StrayPaymentReceived",
             PermitEvent::StrayPaymentRefunded { .. } => "StrayPaymentRefunded",
             PermitEvent::StrayRefundFailed { .. } => "StrayRefundFailed",
+            PermitEvent::PaymentProblemRaised { .. } => "PaymentProblemRaised",
+            PermitEvent::PaymentProblemRetried { .. } => "PaymentProblemRetried",
+            PermitEvent::PaymentProblemResolved { .. } => "PaymentProblemResolved",
         }
     }
 }

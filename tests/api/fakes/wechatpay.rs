@@ -82,6 +82,10 @@ struct Book {
     fail_next: usize,
     /// Corrupt the signature of the next answer.
     tamper_next: bool,
+    /// Refuse every refund request with this 403 error code (e.g. `NO_AUTH`).
+    refuse_refunds: Option<String>,
+    /// Answer every refund request with 500 SYSTEM_ERROR.
+    fail_refunds: bool,
     /// OAuth codes and the openid each stands for (a code works once).
     codes: HashMap<String, String>,
     counter: u64,
@@ -177,6 +181,16 @@ impl FakeWechatPay {
     /// Answers the next `n` API calls with 500 SYSTEM_ERROR.
     pub fn fail_next(&self, n: usize) {
         self.book().fail_next = n;
+    }
+
+    /// Refuses refund requests with 403 `code` from now on (`None`: accepts them again).
+    pub fn refuse_refunds(&self, code: Option<&str>) {
+        self.book().refuse_refunds = code.map(str::to_string);
+    }
+
+    /// Answers refund requests with 500 SYSTEM_ERROR (a busy WeChat) while `on`.
+    pub fn fail_refunds(&self, on: bool) {
+        self.book().fail_refunds = on;
     }
 
     /// Signs the next answer wrongly.
@@ -624,6 +638,18 @@ async fn refund(
         return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "缺少参数");
     };
     let mut book = inner.book.lock().unwrap();
+    if book.fail_refunds {
+        drop(book);
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SYSTEM_ERROR",
+            "系统繁忙",
+        );
+    }
+    if let Some(code) = book.refuse_refunds.clone() {
+        drop(book);
+        return error(StatusCode::FORBIDDEN, &code, "商户无权限");
+    }
     let paid = book
         .orders
         .get(no)
@@ -636,6 +662,21 @@ async fn refund(
     if total != paid || refund > paid || refund < 1 {
         drop(book);
         return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "退款金额有误");
+    }
+    // What the order's other refunds hold (all but CLOSED ones) is not refundable again.
+    let held: i64 = book
+        .refunds
+        .values()
+        .filter(|r| r.out_trade_no == no && r.out_refund_no != refund_no && r.status != "CLOSED")
+        .map(|r| r.refund)
+        .sum();
+    if held + refund > paid {
+        drop(book);
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "申请退款金额超过订单可退金额",
+        );
     }
     book.counter += 1;
     let n = book.counter;
