@@ -2,6 +2,7 @@
 //! actions that touch more than one aggregate (a card and its vehicle's binding).
 
 pub mod desk;
+pub mod desk_renewals;
 pub mod lookup;
 pub mod owner;
 pub mod payment_callbacks;

@@ -7,6 +7,7 @@ mod cli;
 mod command_side;
 mod daily_takings;
 mod desk;
+mod desk_renewals;
 mod fakes;
 mod faults;
 mod fixtures;

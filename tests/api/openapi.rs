@@ -20,6 +20,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/permits"),
     ("post", "/api/v1/admin/permits/{permit_id}/holder"),
     ("post", "/api/v1/admin/permits/{permit_id}/vehicle"),
+    ("post", "/api/v1/admin/permits/{permit_id}/renewals"),
     ("get", "/api/v1/admin/reports/daily-takings"),
     ("get", "/api/v1/admin/payments/problems"),
     ("post", "/api/v1/admin/payments/problems/{problem_id}/retry"),

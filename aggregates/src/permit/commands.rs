@@ -53,6 +53,36 @@ impl RefundFailure {
     }
 }
 
+/// How a renewal was paid at the desk (注意事项 1: other payment methods are handled offline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeskMethod {
+    /// Cash at the window.
+    Cash,
+    /// A bank or campus card at the desk's terminal.
+    Card,
+    /// A bank transfer.
+    Transfer,
+}
+
+impl DeskMethod {
+    /// The stable name, also the renewal's `channel`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeskMethod::Cash => "cash",
+            DeskMethod::Card => "card",
+            DeskMethod::Transfer => "transfer",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [DeskMethod::Cash, DeskMethod::Card, DeskMethod::Transfer]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
 /// Commands to a permit.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PermitCommand {
@@ -108,6 +138,25 @@ pub enum PermitCommand {
         order_id: String,
         /// When the unpaid order closes.
         pay_by: DateTime<Utc>,
+    },
+    /// The desk records a renewal paid there, approved at once.
+    RenewAtDesk {
+        /// New id for the renewal.
+        renewal_id: Uuid,
+        /// The staff member at the desk.
+        staff_id: Uuid,
+        /// The business clock's now.
+        now: DateTime<Utc>,
+        /// Today in Asia/Shanghai.
+        today: NaiveDate,
+        /// The lot's terms in force.
+        terms: RenewalTerms,
+        /// How it was paid.
+        method: DeskMethod,
+        /// The desk's receipt number.
+        receipt_no: String,
+        /// The amount taken.
+        amount: Fen,
     },
     /// The payment provider reports a payment (manual step 5).
     RecordPayment {

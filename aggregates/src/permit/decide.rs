@@ -42,6 +42,8 @@ impl Permit {
 
 /// Longest holder name accepted (characters).
 pub const MAX_NAME_CHARS: usize = 50;
+/// Longest desk receipt number accepted (characters).
+pub const MAX_RECEIPT_CHARS: usize = 64;
 /// Longest rejection reason accepted (characters).
 pub const MAX_REASON_CHARS: usize = 500;
 
@@ -97,16 +99,7 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
             if accepted_consent_version.as_deref() != Some(terms.consent_version.as_str()) {
                 return Err(PermitError::ConsentOutdated);
             }
-            if card.renewals.iter().any(|r| r.status.is_open()) {
-                return Err(PermitError::RenewalOpen);
-            }
-            if card
-                .renewals
-                .iter()
-                .any(|r| r.status.holds_unrefunded_money())
-            {
-                return Err(PermitError::RefundRequired);
-            }
+            renewable(card)?;
             let period = next_period(card, &terms, today)?;
             Ok(vec![PermitEvent::RenewalSubmitted {
                 renewal_id,
@@ -118,6 +111,42 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
                 submitted_at: now,
                 pay_by,
             }])
+        }
+        PermitCommand::RenewAtDesk {
+            renewal_id,
+            staff_id,
+            now,
+            today,
+            terms,
+            method,
+            receipt_no,
+            amount,
+        } => {
+            let receipt_no = receipt_no.trim();
+            if receipt_no.is_empty() || receipt_no.chars().count() > MAX_RECEIPT_CHARS {
+                return Err(PermitError::ReceiptRequired);
+            }
+            renewable(card)?;
+            let period = next_period(card, &terms, today)?;
+            if amount != terms.price {
+                return Err(PermitError::AmountMismatch);
+            }
+            Ok(vec![
+                PermitEvent::DeskRenewalPaid {
+                    renewal_id,
+                    period,
+                    amount,
+                    method,
+                    receipt_no: receipt_no.to_string(),
+                    paid_at: now,
+                },
+                PermitEvent::Approved {
+                    renewal_id,
+                    period,
+                    reviewer_id: staff_id,
+                    decided_at: now,
+                },
+            ])
         }
         PermitCommand::RecordPayment {
             renewal_id,
@@ -444,6 +473,22 @@ fn open_problem<'a>(
         });
     }
     Ok((renewal, problem))
+}
+
+/// Whether the card may take a new renewal, online or at the desk: none open, and no rejected
+/// one whose money is still held (注意事项 2).
+fn renewable(card: &Card) -> Result<(), PermitError> {
+    if card.renewals.iter().any(|r| r.status.is_open()) {
+        return Err(PermitError::RenewalOpen);
+    }
+    if card
+        .renewals
+        .iter()
+        .any(|r| r.status.holds_unrefunded_money())
+    {
+        return Err(PermitError::RefundRequired);
+    }
+    Ok(())
 }
 
 fn owned_by(card: &Card, owner: &Phone) -> Result<(), PermitError> {

@@ -59,6 +59,9 @@ pub enum PermitError {
     /// The unpaid order has not reached its end yet.
     #[error("the payment window is still open")]
     PaymentWindowOpen,
+    /// A desk renewal without a receipt number (or with one over 64 characters).
+    #[error("a receipt number of 1 to 64 characters is required")]
+    ReceiptRequired,
     /// No such payment problem on this card.
     #[error("no such payment problem")]
     UnknownProblem,
@@ -110,6 +113,7 @@ impl ErrorCode for PermitError {
             PermitError::AlreadyRefunded => "already_refunded",
             PermitError::UnknownRefund => "unknown_refund",
             PermitError::PaymentWindowOpen => "payment_window_open",
+            PermitError::ReceiptRequired => "receipt_required",
             PermitError::UnknownProblem => "no_problem",
             PermitError::ProblemClosed { .. } => "problem_closed",
             PermitError::ProblemNotRetryable => "problem_not_retryable",
@@ -128,6 +132,7 @@ impl ErrorCode for PermitError {
             | PermitError::UnknownProblem => ErrorKind::NotFound,
             PermitError::HolderNameRequired
             | PermitError::NoteRequired
+            | PermitError::ReceiptRequired
             | PermitError::PhotoRequired
             | PermitError::ReasonRequired => ErrorKind::Invalid,
             _ => ErrorKind::Rule,

@@ -1,6 +1,6 @@
 //! What happened to a permit. Names are forever; payloads evolve by version and upcasting.
 
-use super::commands::{PhotoRef, RefundFailure};
+use super::commands::{DeskMethod, PhotoRef, RefundFailure};
 use crate::values::{Fen, Period, Phone, Plate};
 use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
@@ -63,6 +63,21 @@ pub enum PermitEvent {
         submitted_at: DateTime<Utc>,
         /// When the unpaid order closes.
         pay_by: DateTime<Utc>,
+    },
+    /// A renewal paid at the desk; `Approved` follows in the same append.
+    DeskRenewalPaid {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The season it buys.
+        period: Period,
+        /// The amount taken (the lot's price in force).
+        amount: Fen,
+        /// How it was paid.
+        method: DeskMethod,
+        /// The desk's receipt number (trimmed).
+        receipt_no: String,
+        /// When.
+        paid_at: DateTime<Utc>,
     },
     /// The renewal was paid; it is under review.
     Paid {
@@ -255,6 +270,7 @@ impl PermitEvent {
             PermitEvent::VehicleBound { .. } => "VehicleBound",
             PermitEvent::VehicleChosen { .. } => "VehicleChosen",
             PermitEvent::RenewalSubmitted { .. } => "RenewalSubmitted",
+            PermitEvent::DeskRenewalPaid { .. } => "DeskRenewalPaid",
             PermitEvent::Paid { .. } => "Paid",
             PermitEvent::Approved { .. } => "Approved",
             PermitEvent::Rejected { .. } => "Rejected",

@@ -9,7 +9,7 @@ mod error;
 mod events;
 mod state;
 
-pub use commands::{PermitCommand, PhotoRef, RefundFailure, RenewalTerms};
+pub use commands::{DeskMethod, PermitCommand, PhotoRef, RefundFailure, RenewalTerms};
 pub use error::PermitError;
 pub use events::{PermitEvent, StrayReason};
 pub use state::{

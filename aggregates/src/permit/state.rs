@@ -376,6 +376,25 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
             provider_refunded: false,
             problems: Vec::new(),
         }),
+        PermitEvent::DeskRenewalPaid {
+            renewal_id,
+            period,
+            amount,
+            paid_at,
+            ..
+        } => card.renewals.push(Renewal {
+            renewal_id,
+            period,
+            amount,
+            status: RenewalStatus::UnderReview,
+            order_id: String::new(),
+            pay_by: paid_at,
+            transaction_id: None,
+            out_refund_no: None,
+            strays: Vec::new(),
+            provider_refunded: false,
+            problems: Vec::new(),
+        }),
         PermitEvent::Paid {
             renewal_id,
             transaction_id,

@@ -1369,3 +1369,91 @@ fn a_stray_refund_that_fails_is_a_stray_problem_retried_under_a_new_number() {
             refunded_at: at("2022-05-22T01:00:05Z"),
         }]);
 }
+
+// ---- renewals paid at the desk (注意事项 1) ----
+
+fn staff() -> Uuid {
+    Uuid::from_u128(7)
+}
+
+fn at_desk(n: u128, amount: i64, receipt_no: &str) -> PermitCommand {
+    PermitCommand::RenewAtDesk {
+        renewal_id: rid(n),
+        staff_id: staff(),
+        now: at(NOW),
+        today: d(TODAY),
+        terms: terms(),
+        method: DeskMethod::Cash,
+        receipt_no: receipt_no.into(),
+        amount: Fen(amount),
+    }
+}
+
+fn desk_paid(n: u128, p: Period) -> Vec<PermitEvent> {
+    vec![
+        PermitEvent::DeskRenewalPaid {
+            renewal_id: rid(n),
+            period: p,
+            amount: Fen(36000),
+            method: DeskMethod::Cash,
+            receipt_no: "BY-0042".into(),
+            paid_at: at(NOW),
+        },
+        PermitEvent::Approved {
+            renewal_id: rid(n),
+            period: p,
+            reviewer_id: staff(),
+            decided_at: at(NOW),
+        },
+    ]
+}
+
+#[test]
+fn a_renewal_paid_at_the_desk_is_approved_for_the_next_season_at_once() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(at_desk(1, 36000, " BY-0042 "))
+        .then_expect_events(desk_paid(1, the_manuals_period()));
+}
+
+#[test]
+fn the_desk_takes_only_the_lots_price_and_a_receipt_number() {
+    for amount in [35999, 36001, 0] {
+        PermitTest::with(())
+            .given(vec![issued()])
+            .when(at_desk(1, amount, "BY-0042"))
+            .then_expect_error(PermitError::AmountMismatch);
+    }
+    for receipt in ["", "  ", &"9".repeat(65)] {
+        PermitTest::with(())
+            .given(vec![issued()])
+            .when(at_desk(1, 36000, receipt))
+            .then_expect_error(PermitError::ReceiptRequired);
+    }
+}
+
+#[test]
+fn the_desk_follows_the_online_rules() {
+    // Both seasons on sale covered: no re-application after approval.
+    let mut covered = vec![issued()];
+    covered.extend(desk_paid(1, the_manuals_period()));
+    PermitTest::with(())
+        .given(covered.clone())
+        .when(at_desk(2, 36000, "BY-0043"))
+        .then_expect_error(PermitError::AlreadyApproved);
+    // An online renewal is open.
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1)])
+        .when(at_desk(2, 36000, "BY-0043"))
+        .then_expect_error(PermitError::RenewalOpen);
+    // A rejected renewal's money is still held.
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1), rejected(1)])
+        .when(at_desk(2, 36000, "BY-0043"))
+        .then_expect_error(PermitError::RefundRequired);
+    // And an online renewal after a desk one finds nothing left to buy.
+    PermitTest::with(())
+        .given(covered)
+        .when(submit(2))
+        .then_expect_error(PermitError::AlreadyApproved);
+}
