@@ -428,6 +428,14 @@ fn refund_gave_up(
         }
         None => {
             if renewal.out_refund_no.as_deref() != Some(out_refund_no.as_str()) {
+                // A late duplicate about a number a retry has replaced changes nothing.
+                if renewal
+                    .problems
+                    .iter()
+                    .any(|p| p.out_refund_no == out_refund_no)
+                {
+                    return Ok(vec![]);
+                }
                 return Err(PermitError::UnknownRefund);
             }
             match renewal.status {

@@ -1194,6 +1194,11 @@ fn a_closed_refund_is_retried_under_a_new_number_and_its_failure_is_a_new_proble
             },
             raised(1, 2, RefundFailure::Closed, "refund-new", CLOSED_DETAIL),
         ]);
+    // WeChat Pay delivering the old number's CLOSED again changes nothing.
+    PermitTest::with(())
+        .given(after.clone())
+        .when(refund_fails(1, RefundFailure::Closed))
+        .then_expect_events(vec![]);
     // The retry's success is the refund.
     let success = PermitEvent::Refunded {
         renewal_id: rid(1),
