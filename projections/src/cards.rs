@@ -263,6 +263,32 @@ async fn apply_permit(
             .execute(&mut *tx)
             .await?;
         }
+        // A renewal paid at the desk has no order, photo or consent; its channel is the
+        // desk's method. `Approved` follows.
+        PermitEvent::DeskRenewalPaid {
+            renewal_id,
+            period,
+            amount,
+            method,
+            paid_at,
+            ..
+        } => {
+            sqlx::query(&format!(
+                "INSERT INTO {renewals} (renewal_id, permit_id, period_from, period_to,
+                    amount_fen, channel, status, consent_version, photo_sha256, photo_type,
+                    photo_size, order_id, submitted_at, pay_by, paid_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'under_review', '', '', '', 0, '', $7, $7, $7)"
+            ))
+            .bind(renewal_id.to_string())
+            .bind(permit_id)
+            .bind(period.from.to_string())
+            .bind(period.to.to_string())
+            .bind(amount.get())
+            .bind(method.as_str())
+            .bind(rfc3339(paid_at))
+            .execute(&mut *tx)
+            .await?;
+        }
         PermitEvent::Paid {
             renewal_id,
             transaction_id,
@@ -368,6 +394,26 @@ async fn apply_permit(
         PermitEvent::StrayPaymentReceived { .. }
         | PermitEvent::StrayPaymentRefunded { .. }
         | PermitEvent::StrayRefundFailed { .. } => {}
+        // Staff closed the renewal's refund problem: the owner has the money back.
+        PermitEvent::PaymentProblemResolved {
+            renewal_id,
+            stray: false,
+            at,
+            ..
+        } => {
+            set_status(
+                tx,
+                t,
+                renewal_id,
+                "refunded",
+                Some(("refunded_at", rfc3339(at))),
+            )
+            .await?;
+        }
+        // A problem and its retry leave the renewal `refund_failed` until the outcome.
+        PermitEvent::PaymentProblemRaised { .. }
+        | PermitEvent::PaymentProblemRetried { .. }
+        | PermitEvent::PaymentProblemResolved { .. } => {}
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! The office's daily takings and refunds by lot (the worked example in docs/read-models.md).
 //!
 //! One row per lot and business day (Asia/Shanghai): money paid for renewals that day and money
-//! paid back that day, in fen, with counts.
+//! paid back that day, in fen, with counts; and the same per channel (`wechat_pay`, or the
+//! desk's `cash`, `card`, `transfer`).
 
 use crate::{decode_permit, FeedEvent, Projection, ProjectionError, Tables};
 use aggregates::business_time::business_date;
@@ -13,9 +14,13 @@ pub struct DailyTakings;
 
 const TABLES: &[&str] = &[
     "daily_takings",
+    "daily_takings_channels",
     "daily_takings_cards",
     "daily_takings_renewals",
 ];
+
+/// The channel of renewals paid online.
+const WECHAT_PAY: &str = "wechat_pay";
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE {daily_takings} (
@@ -27,15 +32,26 @@ const SCHEMA: &[&str] = &[
         refunded_count BIGINT NOT NULL,
         PRIMARY KEY (lot_id, day)
     )",
+    "CREATE TABLE {daily_takings_channels} (
+        lot_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        paid_fen BIGINT NOT NULL,
+        paid_count BIGINT NOT NULL,
+        refunded_fen BIGINT NOT NULL,
+        refunded_count BIGINT NOT NULL,
+        PRIMARY KEY (lot_id, day, channel)
+    )",
     "CREATE TABLE {daily_takings_cards} (permit_id TEXT PRIMARY KEY, lot_id TEXT NOT NULL)",
     "CREATE TABLE {daily_takings_renewals} (
         renewal_id TEXT PRIMARY KEY,
         lot_id TEXT NOT NULL,
-        amount_fen BIGINT NOT NULL
+        amount_fen BIGINT NOT NULL,
+        channel TEXT NOT NULL
     )",
 ];
 
-/// Adds a renewal's amount to its lot's day, as paid or as refunded.
+/// Adds a renewal's amount to its lot's day (and to its channel's), as paid or as refunded.
 async fn add(
     tx: &mut AnyConnection,
     t: &Tables,
@@ -43,25 +59,57 @@ async fn add(
     at: chrono::DateTime<chrono::Utc>,
     paid: bool,
 ) -> Result<(), sqlx::Error> {
-    let takings = t.get("daily_takings");
     let renewals = t.get("daily_takings_renewals");
     let (paid_fen, paid_n, refunded_fen, refunded_n) = if paid {
         ("r.amount_fen", 1, "0", 0)
     } else {
         ("0", 0, "r.amount_fen", 1)
     };
+    for (takings, key, channel) in [
+        (t.get("daily_takings"), "lot_id, day", ""),
+        (
+            t.get("daily_takings_channels"),
+            "lot_id, day, channel",
+            ", r.channel",
+        ),
+    ] {
+        sqlx::query(&format!(
+            "INSERT INTO {takings} ({key}, paid_fen, paid_count, refunded_fen, refunded_count)
+             SELECT r.lot_id, $1{channel}, {paid_fen}, {paid_n}, {refunded_fen}, {refunded_n}
+               FROM {renewals} r WHERE r.renewal_id = $2
+             ON CONFLICT ({key}) DO UPDATE SET
+               paid_fen = {takings}.paid_fen + excluded.paid_fen,
+               paid_count = {takings}.paid_count + excluded.paid_count,
+               refunded_fen = {takings}.refunded_fen + excluded.refunded_fen,
+               refunded_count = {takings}.refunded_count + excluded.refunded_count"
+        ))
+        .bind(business_date(at).to_string())
+        .bind(renewal_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Remembers a renewal's lot, amount and channel.
+async fn remember(
+    tx: &mut AnyConnection,
+    t: &Tables,
+    permit_id: &str,
+    renewal_id: uuid::Uuid,
+    amount: i64,
+    channel: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
-        "INSERT INTO {takings} (lot_id, day, paid_fen, paid_count, refunded_fen, refunded_count)
-         SELECT r.lot_id, $1, {paid_fen}, {paid_n}, {refunded_fen}, {refunded_n}
-           FROM {renewals} r WHERE r.renewal_id = $2
-         ON CONFLICT (lot_id, day) DO UPDATE SET
-           paid_fen = {takings}.paid_fen + excluded.paid_fen,
-           paid_count = {takings}.paid_count + excluded.paid_count,
-           refunded_fen = {takings}.refunded_fen + excluded.refunded_fen,
-           refunded_count = {takings}.refunded_count + excluded.refunded_count"
+        "INSERT INTO {} (renewal_id, lot_id, amount_fen, channel)
+         SELECT $1, lot_id, $2, $3 FROM {} WHERE permit_id = $4",
+        t.get("daily_takings_renewals"),
+        t.get("daily_takings_cards")
     ))
-    .bind(business_date(at).to_string())
     .bind(renewal_id.to_string())
+    .bind(amount)
+    .bind(channel)
+    .bind(permit_id)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -73,7 +121,7 @@ impl Projection for DailyTakings {
         "daily_takings"
     }
     fn version(&self) -> i32 {
-        1
+        2
     }
     fn tables(&self) -> &'static [&'static str] {
         TABLES
@@ -101,17 +149,33 @@ impl Projection for DailyTakings {
             Some(PermitEvent::RenewalSubmitted {
                 renewal_id, amount, ..
             }) => {
-                sqlx::query(&format!(
-                    "INSERT INTO {} (renewal_id, lot_id, amount_fen)
-                     SELECT $1, lot_id, $2 FROM {} WHERE permit_id = $3",
-                    t.get("daily_takings_renewals"),
-                    t.get("daily_takings_cards")
-                ))
-                .bind(renewal_id.to_string())
-                .bind(amount.get())
-                .bind(&event.aggregate_id)
-                .execute(&mut *tx)
+                remember(
+                    tx,
+                    t,
+                    &event.aggregate_id,
+                    renewal_id,
+                    amount.get(),
+                    WECHAT_PAY,
+                )
+                .await?
+            }
+            Some(PermitEvent::DeskRenewalPaid {
+                renewal_id,
+                amount,
+                method,
+                paid_at,
+                ..
+            }) => {
+                remember(
+                    tx,
+                    t,
+                    &event.aggregate_id,
+                    renewal_id,
+                    amount.get(),
+                    method.as_str(),
+                )
                 .await?;
+                add(tx, t, renewal_id, paid_at, true).await?;
             }
             Some(PermitEvent::Paid {
                 renewal_id,

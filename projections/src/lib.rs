@@ -11,6 +11,7 @@ mod decode;
 pub mod feed;
 pub mod outbox;
 pub mod payment_dispatch;
+pub mod payment_problems;
 pub mod plate_index;
 mod projection;
 pub mod review_queue;
@@ -30,5 +31,6 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(sms_notices::SmsNotices),
         std::sync::Arc::new(payment_dispatch::PaymentDispatch),
         std::sync::Arc::new(daily_takings::DailyTakings),
+        std::sync::Arc::new(payment_problems::PaymentProblems),
     ]
 }

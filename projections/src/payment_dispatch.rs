@@ -148,6 +148,22 @@ impl Projection for PaymentDispatch {
                 };
                 enqueue_refund(tx, t, event, renewal_id, refund).await?;
             }
+            // Staff asked again for a failed refund (same number, or a new one after CLOSED).
+            PermitEvent::PaymentProblemRetried {
+                renewal_id,
+                stray,
+                out_refund_no,
+                amount,
+                ..
+            } => {
+                let refund = Refund {
+                    out_refund_no: &out_refund_no,
+                    refund_fen: amount.get(),
+                    whole_payment: stray,
+                    reason: if stray { STRAY } else { REJECTED },
+                };
+                enqueue_refund(tx, t, event, renewal_id, refund).await?;
+            }
             PermitEvent::RenewalExpiredUnpaid { renewal_id, .. }
             | PermitEvent::RenewalCancelled { renewal_id, .. } => {
                 if let Some((order_id, _)) = order_of(tx, t, renewal_id).await? {

@@ -3,10 +3,12 @@
 
 pub mod desk;
 pub mod desk_journal;
+pub mod desk_renewals;
 pub mod given_up;
 pub mod lookup;
 pub mod owner;
 pub mod payment_callbacks;
+pub mod payment_problems;
 pub mod photos;
 pub mod review;
 pub mod sessions;

@@ -1,16 +1,20 @@
-//! The desk's admin actions: cards issued offline, holder and vehicle changes.
+//! The desk's admin actions: cards issued offline, holder and vehicle changes, renewals paid
+//! at the desk.
 
 use super::auth::Admin;
 use super::error::ApiResult;
 use super::extract::{parse_uuid, AppJson, RequestInfo};
-use super::AppState;
+use super::{idempotency, AppState};
 use crate::app::desk::{change_holder, change_vehicle, issue_permit, NewPermit};
+use crate::app::desk_renewals::{renew_at_desk, DeskRenewal};
 use crate::app::owner::{parse_phone, parse_plate};
 use crate::error::AppError;
 use aggregates::metadata::Role;
-use aggregates::values::Period;
+use aggregates::permit::{DeskMethod, RenewalStatus};
+use aggregates::values::{Fen, Period};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::NaiveDate;
@@ -23,6 +27,61 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/admin/permits", post(issue))
         .route("/api/v1/admin/permits/{permit_id}/holder", post(holder))
         .route("/api/v1/admin/permits/{permit_id}/vehicle", post(vehicle))
+        .route("/api/v1/admin/permits/{permit_id}/renewals", post(renew))
+}
+
+#[derive(Deserialize)]
+struct DeskRenewalBody {
+    method: String,
+    receipt_no: String,
+    amount_fen: i64,
+}
+
+async fn renew(
+    State(svc): State<AppState>,
+    Admin(admin): Admin,
+    info: RequestInfo,
+    headers: HeaderMap,
+    Path(permit_id): Path<String>,
+    AppJson(body): AppJson<DeskRenewalBody>,
+) -> ApiResult<Response> {
+    let permit_id = parse_uuid(&permit_id, "no_permit")?;
+    let method = DeskMethod::parse(&body.method).ok_or_else(|| {
+        AppError::invalid("invalid_method", "method must be cash, card or transfer")
+    })?;
+    let key = idempotency::key(&headers)?;
+    let digest = idempotency::digest(&[
+        b"desk-renewal",
+        permit_id.as_bytes(),
+        method.as_str().as_bytes(),
+        body.receipt_no.as_bytes(),
+        &body.amount_fen.to_be_bytes(),
+    ]);
+    let scope = idempotency::staff_scope(admin.staff_id);
+    idempotency::once(&svc, &scope, key, digest, async {
+        let renewed = renew_at_desk(
+            &svc,
+            DeskRenewal {
+                permit_id,
+                staff_id: admin.staff_id,
+                method,
+                receipt_no: body.receipt_no.clone(),
+                amount: Fen(body.amount_fen),
+            },
+            &super::staff_meta(admin.staff_id, Role::Admin, &info),
+        )
+        .await?;
+        Ok((
+            StatusCode::CREATED,
+            json!({
+                "renewal_id": renewed.renewal_id,
+                "period": {"from": renewed.period.from.to_string(), "to": renewed.period.to.to_string()},
+                "status": RenewalStatus::Approved.as_str(),
+                "position": renewed.position,
+            }),
+        ))
+    })
+    .await
 }
 
 #[derive(Deserialize)]

@@ -197,3 +197,8 @@ where
         }
     }
 }
+
+/// Staff members' idempotency keys are their own.
+pub fn staff_scope(staff_id: uuid::Uuid) -> String {
+    format!("staff:{staff_id}")
+}

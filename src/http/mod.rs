@@ -13,6 +13,7 @@ mod metrics;
 mod openapi;
 mod owner;
 mod payments;
+mod problems;
 mod reconciliation;
 mod renewals;
 mod reports;
@@ -47,6 +48,7 @@ pub fn router(services: AppState) -> Router {
         .merge(desk::routes())
         .merge(owner::routes())
         .merge(payments::routes())
+        .merge(problems::routes())
         .merge(review::routes())
         .merge(audit::routes())
         .merge(reports::routes())

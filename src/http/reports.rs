@@ -2,7 +2,8 @@
 //!
 //! `GET /api/v1/admin/reports/daily-takings?lot_id=&from=&to=[&after_position=]`: money paid
 //! for renewals and paid back, per business day (Asia/Shanghai) at one lot, from the
-//! `daily_takings` projection (the worked example of docs/read-models.md).
+//! `daily_takings` projection (the worked example of docs/read-models.md), each day and the
+//! totals also `by_channel` (`wechat_pay`, and the desk's `cash`, `card`, `transfer`).
 
 use super::auth::Admin;
 use super::error::ApiResult;
@@ -35,9 +36,6 @@ pub(super) fn date(text: &str, field: &str) -> Result<NaiveDate, AppError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| AppError::invalid("invalid_date", format!("{field} must be YYYY-MM-DD")))
 }
-
-/// One business day's figures: day, paid fen, paid count, refunded fen, refunded count.
-type DayRow = (String, i64, i64, i64, i64);
 
 /// Paid, paid count, refunded, refunded count and net, as the report shows them.
 fn figures(paid_fen: i64, paid_count: i64, refunded_fen: i64, refunded_count: i64) -> Value {
@@ -74,12 +72,13 @@ async fn daily_takings(
         .ok_or_else(|| AppError::not_found("no_lot", "no such lot"))?;
     super::wait(&svc, "daily_takings", q.after_position).await?;
     // Days are `YYYY-MM-DD` text, so comparing them as text compares them as dates. One
-    // statement: the totals below are summed from exactly the rows shown.
-    let rows: Vec<DayRow> = sqlx::query_as(
-        "SELECT day, paid_fen, paid_count, refunded_fen, refunded_count
-           FROM daily_takings
+    // statement: the day figures, the totals and the channels are summed from exactly the rows
+    // shown (each day's channels add up to the day).
+    let rows: Vec<ChannelRow> = sqlx::query_as(
+        "SELECT day, channel, paid_fen, paid_count, refunded_fen, refunded_count
+           FROM daily_takings_channels
           WHERE lot_id = $1 AND day >= $2 AND day <= $3
-          ORDER BY day",
+          ORDER BY day, channel",
     )
     .bind(lot_id.to_string())
     .bind(from.to_string())
@@ -87,22 +86,63 @@ async fn daily_takings(
     .fetch_all(&svc.store.db.read)
     .await
     .map_err(AppError::from)?;
-    let mut totals = (0i64, 0i64, 0i64, 0i64);
-    let mut days = Vec::with_capacity(rows.len());
-    for (day, paid_fen, paid_count, refunded_fen, refunded_count) in rows {
-        totals.0 += paid_fen;
-        totals.1 += paid_count;
-        totals.2 += refunded_fen;
-        totals.3 += refunded_count;
-        let mut entry = figures(paid_fen, paid_count, refunded_fen, refunded_count);
-        entry["day"] = json!(day);
-        days.push(entry);
+    let mut totals = Sums::default();
+    let mut days: Vec<(String, Sums)> = Vec::new();
+    for (day, channel, paid_fen, paid_count, refunded_fen, refunded_count) in rows {
+        let row = [paid_fen, paid_count, refunded_fen, refunded_count];
+        if days.last().is_none_or(|(d, _)| *d != day) {
+            days.push((day.clone(), Sums::default()));
+        }
+        let (_, sums) = days.last_mut().expect("pushed above");
+        sums.add(&channel, row);
+        totals.add(&channel, row);
     }
+    let days: Vec<Value> = days
+        .into_iter()
+        .map(|(day, sums)| {
+            let mut entry = sums.json();
+            entry["day"] = json!(day);
+            entry
+        })
+        .collect();
     Ok(Json(json!({
         "lot_id": lot_id,
         "from": from.to_string(),
         "to": to.to_string(),
         "days": days,
-        "totals": figures(totals.0, totals.1, totals.2, totals.3),
+        "totals": totals.json(),
     })))
+}
+
+/// One business day's figures for one channel: day, channel, paid fen, paid count, refunded
+/// fen, refunded count.
+type ChannelRow = (String, String, i64, i64, i64, i64);
+
+/// Paid fen, paid count, refunded fen, refunded count: in all, and by channel.
+#[derive(Default)]
+struct Sums {
+    all: [i64; 4],
+    by_channel: std::collections::BTreeMap<String, [i64; 4]>,
+}
+
+impl Sums {
+    fn add(&mut self, channel: &str, row: [i64; 4]) {
+        let channel = self.by_channel.entry(channel.to_string()).or_default();
+        for i in 0..4 {
+            self.all[i] += row[i];
+            channel[i] += row[i];
+        }
+    }
+
+    fn json(&self) -> Value {
+        let [p, pc, r, rc] = self.all;
+        let mut entry = figures(p, pc, r, rc);
+        entry["by_channel"] = self
+            .by_channel
+            .iter()
+            .map(|(c, [p, pc, r, rc])| (c.clone(), figures(*p, *pc, *r, *rc)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        entry
+    }
 }

@@ -26,6 +26,18 @@ pub enum Audience {
 
 fn renewal_json(row: &AnyRow) -> Result<Value, sqlx::Error> {
     let text = |name: &str| row.try_get::<Option<String>, _>(name);
+    // A renewal paid at the desk has no payment order and no photo.
+    let order_id = Some(row.try_get::<String, _>("order_id")?).filter(|o| !o.is_empty());
+    let photo_sha256: String = row.try_get("photo_sha256")?;
+    let photo = if photo_sha256.is_empty() {
+        Value::Null
+    } else {
+        json!({
+            "sha256": photo_sha256,
+            "content_type": row.try_get::<String, _>("photo_type")?,
+            "size": row.try_get::<i64, _>("photo_size")?,
+        })
+    };
     Ok(json!({
         "renewal_id": row.try_get::<String, _>("renewal_id")?,
         "permit_id": row.try_get::<String, _>("permit_id")?,
@@ -39,14 +51,10 @@ fn renewal_json(row: &AnyRow) -> Result<Value, sqlx::Error> {
         "decided_at": text("decided_at")?,
         "refunded_at": text("refunded_at")?,
         "refund_failure": text("refund_failure")?,
-        "order_id": row.try_get::<String, _>("order_id")?,
+        "order_id": order_id,
         "pay_by": row.try_get::<String, _>("pay_by")?,
         "consent_version": row.try_get::<String, _>("consent_version")?,
-        "photo": {
-            "sha256": row.try_get::<String, _>("photo_sha256")?,
-            "content_type": row.try_get::<String, _>("photo_type")?,
-            "size": row.try_get::<i64, _>("photo_size")?,
-        },
+        "photo": photo,
     }))
 }
 

@@ -152,4 +152,13 @@ impl ProviderError {
             ProviderError::MerchantRefused(_) => "payment_merchant_refused",
         }
     }
+
+    /// Whether the same call may succeed later (an outage, an unbelievable answer); every
+    /// other error is the provider's final word on the request.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Unavailable(_) | ProviderError::BadResponse(_)
+        )
+    }
 }

@@ -2,7 +2,9 @@
 //! outbox row's id as the idempotency key (SMS id, refund number), so the outside party acts
 //! once. Failed attempts back off; after many, the row is marked failed for staff. Work the
 //! outside party refuses for good (an SMS provider's permanent error: template not approved,
-//! bad number, authentication) is marked failed at once, with the provider's code.
+//! bad number, authentication; a refund the payment provider refuses) is marked failed at
+//! once, with the provider's code. A refund given up on either way becomes a payment problem
+//! (`RefundFailed` and `PaymentProblemRaised` in the ledger).
 
 use crate::payments::RefundRequest;
 use crate::services::Services;
@@ -81,6 +83,17 @@ pub async fn dispatch_due(svc: &Services) -> Result<usize, sqlx::Error> {
                     tracing::error!(%id, %kind, attempts, %error, "outbox work refused for good; not retried");
                 } else {
                     tracing::warn!(%id, %kind, attempts, %error, "outbox work failed");
+                }
+                // A refund given up on is staff work: recorded before the row is closed, so
+                // a crash in between leaves the row to be tried (and given up on) again.
+                if kind == REFUND && status == "failed" {
+                    if let Err(e) = crate::app::payment_problems::refund_given_up(
+                        svc, &id, &payload, &error, !permanent,
+                    )
+                    .await
+                    {
+                        tracing::error!(%id, error = %e, "a refund given up on could not be recorded as a payment problem");
+                    }
                 }
                 sqlx::query(
                     "UPDATE outbox SET status = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4",
@@ -193,7 +206,10 @@ async fn carry_out(svc: &Services, id: &str, kind: &str, p: &Value) -> Result<()
                 reason: p["reason"].as_str().unwrap_or("续费审核未通过").into(),
             })
             .await
-            .map_err(|e| e.to_string().into()),
+            .map_err(|e| Failure {
+                permanent: !e.is_retryable(),
+                error: e.to_string(),
+            }),
         CLOSE_ORDER => match svc.payments.close_order(&text("out_trade_no")).await {
             Ok(()) | Err(crate::payments::ProviderError::UnknownOrder) => Ok(()),
             Err(crate::payments::ProviderError::AlreadyPaid) => {

@@ -46,7 +46,7 @@ async fn last_position(app: &TestApp, permit: &str) -> i64 {
         .unwrap()
 }
 
-async fn report(app: &TestApp, token: &str, query: &str) -> (StatusCode, Value) {
+pub(crate) async fn report(app: &TestApp, token: &str, query: &str) -> (StatusCode, Value) {
     app.get(
         &format!("/api/v1/admin/reports/daily-takings?{query}"),
         Some(token),
@@ -54,7 +54,7 @@ async fn report(app: &TestApp, token: &str, query: &str) -> (StatusCode, Value) 
     .await
 }
 
-fn figures(paid: i64, paid_n: i64, refunded: i64, refunded_n: i64) -> Value {
+pub(crate) fn figures(paid: i64, paid_n: i64, refunded: i64, refunded_n: i64) -> Value {
     json!({
         "paid_fen": paid,
         "paid_count": paid_n,
@@ -64,8 +64,15 @@ fn figures(paid: i64, paid_n: i64, refunded: i64, refunded_n: i64) -> Value {
     })
 }
 
-fn day(day: &str, paid: i64, paid_n: i64, refunded: i64, refunded_n: i64) -> Value {
+/// Figures that are all WeChat Pay's (the online channel).
+fn online(paid: i64, paid_n: i64, refunded: i64, refunded_n: i64) -> Value {
     let mut v = figures(paid, paid_n, refunded, refunded_n);
+    v["by_channel"] = json!({"wechat_pay": figures(paid, paid_n, refunded, refunded_n)});
+    v
+}
+
+fn day(day: &str, paid: i64, paid_n: i64, refunded: i64, refunded_n: i64) -> Value {
+    let mut v = online(paid, paid_n, refunded, refunded_n);
     v["day"] = json!(day);
     v
 }
@@ -140,7 +147,7 @@ async fn the_report_shows_each_days_takings_and_refunds_exactly(backend: Backend
             day("2022-05-21", 0, 0, 36000, 1),
         ])
     );
-    assert_eq!(body["totals"], figures(72000, 2, 36000, 1));
+    assert_eq!(body["totals"], online(72000, 2, 36000, 1));
     assert_eq!(body["totals"]["net_fen"], 36000, "¥720.00 in, ¥360.00 back");
 
     // The range includes both ends and nothing else.
@@ -152,7 +159,7 @@ async fn the_report_shows_each_days_takings_and_refunds_exactly(backend: Backend
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["days"], json!([day("2022-05-21", 0, 0, 36000, 1)]));
-    assert_eq!(body["totals"], figures(0, 0, 36000, 1));
+    assert_eq!(body["totals"], online(0, 0, 36000, 1));
 
     // Another lot's report does not see this lot's money.
     let other = app.lot(&admin).await;
@@ -164,7 +171,9 @@ async fn the_report_shows_each_days_takings_and_refunds_exactly(backend: Backend
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["days"], json!([]));
-    assert_eq!(body["totals"], figures(0, 0, 0, 0));
+    let mut nothing = figures(0, 0, 0, 0);
+    nothing["by_channel"] = json!({});
+    assert_eq!(body["totals"], nothing);
 }
 
 async fn only_admins_read_it_and_bad_queries_are_refused(backend: Backend) {
@@ -240,7 +249,7 @@ async fn a_rebuild_of_just_this_projection_gives_the_same_figures(backend: Backe
     let query = format!("lot_id={lot}&from=2022-05-01&to=2022-05-31&after_position={last}");
     let (status, before) = report(&app, &admin, &query).await;
     assert_eq!(status, StatusCode::OK, "{before}");
-    assert_eq!(before["totals"], figures(72000, 2, 36000, 1));
+    assert_eq!(before["totals"], online(72000, 2, 36000, 1));
 
     let read = &app.services.read;
     let others = [

@@ -358,9 +358,10 @@ async fn the_service_killed_under_load_loses_nothing_it_acknowledged(t: TestStor
 
     // One approval notice per approval, none sent twice: each was sent exactly once (one `sent`
     // attempt), or, when the kill caught it mid-send, held for staff rather than sent again.
+    // A notice the killed process had claimed waits out its one-minute claim first.
     type Notice = (String, String, Option<String>, i64);
     let mut notices: Vec<Notice> = Vec::new();
-    for _ in 0..250 {
+    for _ in 0..3750 {
         notices = sqlx::query_as(
             "SELECT o.id, o.status, o.last_error,
                     (SELECT count(*) FROM sms_attempts a

@@ -588,18 +588,34 @@ async fn forged_stale_and_replayed_notifications_change_nothing_and_a_wrong_amou
         .notification("TRANSACTION.SUCCESS", &wrong, now);
     let (status, answer) = send_notification(&app, &h, body).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
-    let events = events + 1;
+    let count = |event_type: &'static str| {
+        let db = app.t.store.db.read.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE event_type = $1")
+                .bind(event_type)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count("StrayPaymentReceived").await, 1);
+    // The sandbox provider never saw this order paid (the notification was made here), so it
+    // refuses the stray's refund for good: a payment problem for staff, two events more.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count("PaymentProblemRaised").await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refused stray refund never became a payment problem"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(count("StrayRefundFailed").await, 1);
+    let events = events + 3;
     assert_eq!(
         app.event_count().await,
         events,
-        "one stray payment recorded"
+        "one stray payment recorded, and its refused refund"
     );
-    let strays: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'StrayPaymentReceived'")
-            .fetch_one(&app.t.store.db.read)
-            .await
-            .unwrap();
-    assert_eq!(strays, 1);
     let (_, r) = app
         .get(&format!("/api/v1/renewals/{renewal}"), Some(&owner))
         .await;

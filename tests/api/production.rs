@@ -203,7 +203,7 @@ impl World {
         (body["renewal_id"].as_str().unwrap().to_string(), order_id)
     }
 
-    async fn events_of_type(&self, event_type: &str) -> Vec<Value> {
+    pub(crate) async fn events_of_type(&self, event_type: &str) -> Vec<Value> {
         let rows: Vec<String> = sqlx::query_scalar(
             "SELECT CAST(payload AS TEXT) FROM events WHERE event_type = $1 ORDER BY position",
         )

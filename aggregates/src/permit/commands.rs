@@ -35,6 +35,52 @@ pub enum RefundFailure {
     Closed,
     /// The provider could not pay it back; staff must handle it.
     Abnormal,
+    /// The provider refused the refund request for good (merchant set-up, amounts, order).
+    Refused,
+    /// The refund request could not be delivered after every retry.
+    RetriesExhausted,
+}
+
+impl RefundFailure {
+    /// The stable snake_case name used in views and problem kinds.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundFailure::Closed => "closed",
+            RefundFailure::Abnormal => "abnormal",
+            RefundFailure::Refused => "refused",
+            RefundFailure::RetriesExhausted => "retries_exhausted",
+        }
+    }
+}
+
+/// How a renewal was paid at the desk (注意事项 1: other payment methods are handled offline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeskMethod {
+    /// Cash at the window.
+    Cash,
+    /// A bank or campus card at the desk's terminal.
+    Card,
+    /// A bank transfer.
+    Transfer,
+}
+
+impl DeskMethod {
+    /// The stable name, also the renewal's `channel`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeskMethod::Cash => "cash",
+            DeskMethod::Card => "card",
+            DeskMethod::Transfer => "transfer",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [DeskMethod::Cash, DeskMethod::Card, DeskMethod::Transfer]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
 }
 
 /// Commands to a permit.
@@ -92,6 +138,25 @@ pub enum PermitCommand {
         order_id: String,
         /// When the unpaid order closes.
         pay_by: DateTime<Utc>,
+    },
+    /// The desk records a renewal paid there, approved at once.
+    RenewAtDesk {
+        /// New id for the renewal.
+        renewal_id: Uuid,
+        /// The staff member at the desk.
+        staff_id: Uuid,
+        /// The business clock's now.
+        now: DateTime<Utc>,
+        /// Today in Asia/Shanghai.
+        today: NaiveDate,
+        /// The lot's terms in force.
+        terms: RenewalTerms,
+        /// How it was paid.
+        method: DeskMethod,
+        /// The desk's receipt number.
+        receipt_no: String,
+        /// The amount taken.
+        amount: Fen,
     },
     /// The payment provider reports a payment (manual step 5).
     RecordPayment {
@@ -156,6 +221,38 @@ pub enum PermitCommand {
         failure: RefundFailure,
         /// When.
         at: DateTime<Utc>,
+    },
+    /// The refund request never reached the provider, or it refused it for good: the outbox
+    /// gave up on it.
+    RecordRefundRefused {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The refund number asked for.
+        out_refund_no: String,
+        /// What the provider (or the transport) last said.
+        detail: String,
+        /// `true` when retries ran out, `false` when the provider refused for good.
+        exhausted: bool,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Staff ask for a failed refund again.
+    RetryRefund {
+        /// The open problem.
+        problem_id: String,
+        /// A new `out_refund_no`, used only when the provider closed the old one.
+        new_out_refund_no: String,
+        /// When.
+        now: DateTime<Utc>,
+    },
+    /// Staff close a problem handled outside the ledger (e.g. refunded at the desk).
+    ResolveProblem {
+        /// The open problem.
+        problem_id: String,
+        /// What was done.
+        note: String,
+        /// When.
+        now: DateTime<Utc>,
     },
     /// The payment window ended without payment.
     ExpireUnpaid {

@@ -3,7 +3,9 @@
 use super::commands::{PermitCommand, RefundFailure, RenewalTerms};
 use super::error::PermitError;
 use super::events::{PermitEvent, StrayReason};
-use super::state::{Card, Renewal, RenewalStatus};
+use super::state::{
+    problem_id, renewal_of_problem, Card, Problem, ProblemStatus, Renewal, RenewalStatus,
+};
 use super::Permit;
 use crate::values::{Period, Phone};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -40,6 +42,8 @@ impl Permit {
 
 /// Longest holder name accepted (characters).
 pub const MAX_NAME_CHARS: usize = 50;
+/// Longest desk receipt number accepted (characters).
+pub const MAX_RECEIPT_CHARS: usize = 64;
 /// Longest rejection reason accepted (characters).
 pub const MAX_REASON_CHARS: usize = 500;
 
@@ -95,16 +99,7 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
             if accepted_consent_version.as_deref() != Some(terms.consent_version.as_str()) {
                 return Err(PermitError::ConsentOutdated);
             }
-            if card.renewals.iter().any(|r| r.status.is_open()) {
-                return Err(PermitError::RenewalOpen);
-            }
-            if card
-                .renewals
-                .iter()
-                .any(|r| r.status.holds_unrefunded_money())
-            {
-                return Err(PermitError::RefundRequired);
-            }
+            renewable(card)?;
             let period = next_period(card, &terms, today)?;
             Ok(vec![PermitEvent::RenewalSubmitted {
                 renewal_id,
@@ -116,6 +111,42 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
                 submitted_at: now,
                 pay_by,
             }])
+        }
+        PermitCommand::RenewAtDesk {
+            renewal_id,
+            staff_id,
+            now,
+            today,
+            terms,
+            method,
+            receipt_no,
+            amount,
+        } => {
+            let receipt_no = receipt_no.trim();
+            if receipt_no.is_empty() || receipt_no.chars().count() > MAX_RECEIPT_CHARS {
+                return Err(PermitError::ReceiptRequired);
+            }
+            renewable(card)?;
+            let period = next_period(card, &terms, today)?;
+            if amount != terms.price {
+                return Err(PermitError::AmountMismatch);
+            }
+            Ok(vec![
+                PermitEvent::DeskRenewalPaid {
+                    renewal_id,
+                    period,
+                    amount,
+                    method,
+                    receipt_no: receipt_no.to_string(),
+                    paid_at: now,
+                },
+                PermitEvent::Approved {
+                    renewal_id,
+                    period,
+                    reviewer_id: staff_id,
+                    decided_at: now,
+                },
+            ])
         }
         PermitCommand::RecordPayment {
             renewal_id,
@@ -205,6 +236,9 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
         } => {
             owned_by(card, &owner)?;
             let renewal = renewal(card, renewal_id)?;
+            if renewal.has_open_refund_problem() {
+                return Err(PermitError::RefundWithStaff);
+            }
             let out_refund_no = match renewal.status {
                 RenewalStatus::Rejected => out_refund_no,
                 // A retry after a failed refund reuses the first refund number.
@@ -250,15 +284,17 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
                 return Err(PermitError::UnknownRefund);
             }
             match renewal.status {
-                RenewalStatus::Refunded => Ok(vec![]),
-                RenewalStatus::RefundRequested | RenewalStatus::RefundFailed => {
-                    Ok(vec![PermitEvent::Refunded {
-                        renewal_id,
-                        out_refund_no,
-                        refund_id,
-                        refunded_at,
-                    }])
-                }
+                // A problem resolved by staff shows `refunded`; the provider's own report of
+                // the money paid back after all is still recorded.
+                RenewalStatus::Refunded if renewal.provider_refunded => Ok(vec![]),
+                RenewalStatus::Refunded
+                | RenewalStatus::RefundRequested
+                | RenewalStatus::RefundFailed => Ok(vec![PermitEvent::Refunded {
+                    renewal_id,
+                    out_refund_no,
+                    refund_id,
+                    refunded_at,
+                }]),
                 status => Err(invalid("record a refund for", status)),
             }
         }
@@ -268,33 +304,68 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
             failure,
             at,
         } => {
-            let renewal = renewal(card, renewal_id)?;
-            if let Some(stray) = renewal
-                .strays
-                .iter()
-                .find(|s| s.out_refund_no == out_refund_no)
-            {
-                return Ok(if stray.refunded || stray.failure == Some(failure) {
-                    vec![]
-                } else {
-                    vec![PermitEvent::StrayRefundFailed {
-                        renewal_id,
-                        out_refund_no,
-                        failure,
-                        at,
-                    }]
-                });
-            }
-            if renewal.out_refund_no.as_deref() != Some(out_refund_no.as_str()) {
-                return Err(PermitError::UnknownRefund);
-            }
-            match renewal.status {
-                RenewalStatus::RefundFailed => Ok(vec![]),
-                RenewalStatus::RefundRequested => {
-                    Ok(vec![refund_failed(renewal_id, out_refund_no, failure, at)])
+            let detail = match failure {
+                RefundFailure::Closed => "the provider closed the refund; no money moved",
+                _ => "the money could not go back to the payer's account",
+            };
+            refund_gave_up(card, renewal_id, out_refund_no, failure, detail.into(), at)
+        }
+        PermitCommand::RecordRefundRefused {
+            renewal_id,
+            out_refund_no,
+            detail,
+            exhausted,
+            at,
+        } => {
+            let failure = if exhausted {
+                RefundFailure::RetriesExhausted
+            } else {
+                RefundFailure::Refused
+            };
+            refund_gave_up(card, renewal_id, out_refund_no, failure, detail, at)
+        }
+        PermitCommand::RetryRefund {
+            problem_id,
+            new_out_refund_no,
+            now,
+        } => {
+            let (renewal, problem) = open_problem(card, &problem_id)?;
+            // WeChat Pay: a failed request is sent again under the same number (it refunds
+            // once per number); a CLOSED refund is over, so a new one needs a new number; an
+            // ABNORMAL one is the provider's to finish (merchant platform, abnormal refund).
+            let out_refund_no = match problem.failure {
+                RefundFailure::Abnormal => return Err(PermitError::ProblemNotRetryable),
+                RefundFailure::Closed => new_out_refund_no,
+                RefundFailure::Refused | RefundFailure::RetriesExhausted => {
+                    problem.out_refund_no.clone()
                 }
-                status => Err(invalid("record a refund failure for", status)),
+            };
+            Ok(vec![PermitEvent::PaymentProblemRetried {
+                problem_id,
+                renewal_id: renewal.renewal_id,
+                stray: problem.stray,
+                out_refund_no,
+                amount: problem.amount,
+                at: now,
+            }])
+        }
+        PermitCommand::ResolveProblem {
+            problem_id,
+            note,
+            now,
+        } => {
+            let note = note.trim();
+            if note.is_empty() || note.chars().count() > MAX_REASON_CHARS {
+                return Err(PermitError::NoteRequired);
             }
+            let (renewal, problem) = open_problem(card, &problem_id)?;
+            Ok(vec![PermitEvent::PaymentProblemResolved {
+                problem_id,
+                renewal_id: renewal.renewal_id,
+                stray: problem.stray,
+                note: note.to_string(),
+                at: now,
+            }])
         }
         PermitCommand::ExpireUnpaid { renewal_id, now } => {
             let renewal = renewal(card, renewal_id)?;
@@ -326,18 +397,106 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
     }
 }
 
-fn refund_failed(
+/// A refund ended badly (reported by the provider, or given up on by the outbox): recorded,
+/// and put on the payment problems list, once per attempt. A report about an attempt already
+/// recorded, or already paid back, changes nothing.
+fn refund_gave_up(
+    card: &Card,
     renewal_id: Uuid,
     out_refund_no: String,
     failure: RefundFailure,
+    detail: String,
     at: DateTime<Utc>,
-) -> PermitEvent {
-    PermitEvent::RefundFailed {
+) -> Decision {
+    let renewal = renewal(card, renewal_id)?;
+    let stray = renewal
+        .strays
+        .iter()
+        .find(|s| s.out_refund_no == out_refund_no);
+    let (failed, amount) = match stray {
+        Some(stray) => {
+            if stray.refunded || !renewal.awaits_refund_outcome(&out_refund_no) {
+                return Ok(vec![]);
+            }
+            let failed = PermitEvent::StrayRefundFailed {
+                renewal_id,
+                out_refund_no: out_refund_no.clone(),
+                failure,
+                at,
+            };
+            (failed, stray.amount)
+        }
+        None => {
+            if renewal.out_refund_no.as_deref() != Some(out_refund_no.as_str()) {
+                // A late duplicate about a number a retry has replaced changes nothing.
+                if renewal
+                    .problems
+                    .iter()
+                    .any(|p| p.out_refund_no == out_refund_no)
+                {
+                    return Ok(vec![]);
+                }
+                return Err(PermitError::UnknownRefund);
+            }
+            match renewal.status {
+                RenewalStatus::RefundRequested | RenewalStatus::RefundFailed
+                    if renewal.awaits_refund_outcome(&out_refund_no) => {}
+                RenewalStatus::RefundFailed | RenewalStatus::Refunded => return Ok(vec![]),
+                status => return Err(invalid("record a refund failure for", status)),
+            }
+            let failed = PermitEvent::RefundFailed {
+                renewal_id,
+                out_refund_no: out_refund_no.clone(),
+                failure,
+                at,
+            };
+            (failed, renewal.amount)
+        }
+    };
+    let raised = PermitEvent::PaymentProblemRaised {
+        problem_id: problem_id(renewal_id, renewal.problems.len() + 1),
         renewal_id,
-        out_refund_no,
+        stray: stray.is_some(),
         failure,
+        out_refund_no,
+        amount,
+        detail,
         at,
+    };
+    Ok(vec![failed, raised])
+}
+
+/// The open problem `problem_id` names, with its renewal.
+fn open_problem<'a>(
+    card: &'a Card,
+    problem_id: &str,
+) -> Result<(&'a Renewal, &'a Problem), PermitError> {
+    let (renewal, problem) = renewal_of_problem(problem_id)
+        .and_then(|id| card.renewal(id))
+        .and_then(|r| r.problem(problem_id).map(|p| (r, p)))
+        .ok_or(PermitError::UnknownProblem)?;
+    if problem.status != ProblemStatus::Open {
+        return Err(PermitError::ProblemClosed {
+            status: problem.status.as_str(),
+        });
     }
+    Ok((renewal, problem))
+}
+
+/// Whether the card may take a new renewal, online or at the desk: none open, and no rejected
+/// one whose money is still held (注意事项 2).
+fn renewable(card: &Card) -> Result<(), PermitError> {
+    if card.renewals.iter().any(|r| r.status.is_open()) {
+        return Err(PermitError::RenewalOpen);
+    }
+    if card
+        .renewals
+        .iter()
+        .any(|r| r.status.holds_unrefunded_money())
+    {
+        return Err(PermitError::RefundRequired);
+    }
+    Ok(())
 }
 
 fn owned_by(card: &Card, owner: &Phone) -> Result<(), PermitError> {

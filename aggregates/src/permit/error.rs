@@ -59,6 +59,29 @@ pub enum PermitError {
     /// The unpaid order has not reached its end yet.
     #[error("the payment window is still open")]
     PaymentWindowOpen,
+    /// A desk renewal without a receipt number (or with one over 64 characters).
+    #[error("a receipt number of 1 to 64 characters is required")]
+    ReceiptRequired,
+    /// No such payment problem on this card.
+    #[error("no such payment problem")]
+    UnknownProblem,
+    /// The problem was retried or resolved already.
+    #[error("the payment problem is {status} already")]
+    ProblemClosed {
+        /// Where it stands.
+        status: &'static str,
+    },
+    /// An ABNORMAL refund cannot be asked again: the provider holds it.
+    #[error(
+        "an abnormal refund cannot be retried; handle it in the merchant platform, then resolve it"
+    )]
+    ProblemNotRetryable,
+    /// A resolve without a note (or with one over 500 characters).
+    #[error("a note of 1 to 500 characters is required to resolve")]
+    NoteRequired,
+    /// The owner asks again for a refund the office is handling.
+    #[error("the refund is being handled by the office")]
+    RefundWithStaff,
     /// Any other transition not allowed from the renewal's state.
     #[error("cannot {action} a renewal that is {status}")]
     InvalidTransition {
@@ -90,6 +113,12 @@ impl ErrorCode for PermitError {
             PermitError::AlreadyRefunded => "already_refunded",
             PermitError::UnknownRefund => "unknown_refund",
             PermitError::PaymentWindowOpen => "payment_window_open",
+            PermitError::ReceiptRequired => "receipt_required",
+            PermitError::UnknownProblem => "no_problem",
+            PermitError::ProblemClosed { .. } => "problem_closed",
+            PermitError::ProblemNotRetryable => "problem_not_retryable",
+            PermitError::NoteRequired => "note_required",
+            PermitError::RefundWithStaff => "refund_with_staff",
             PermitError::InvalidTransition { .. } => "invalid_transition",
         }
     }
@@ -99,8 +128,11 @@ impl ErrorCode for PermitError {
             PermitError::NotIssued
             | PermitError::NotHolder
             | PermitError::OtherVehicle
-            | PermitError::UnknownRenewal => ErrorKind::NotFound,
+            | PermitError::UnknownRenewal
+            | PermitError::UnknownProblem => ErrorKind::NotFound,
             PermitError::HolderNameRequired
+            | PermitError::NoteRequired
+            | PermitError::ReceiptRequired
             | PermitError::PhotoRequired
             | PermitError::ReasonRequired => ErrorKind::Invalid,
             _ => ErrorKind::Rule,

@@ -1,6 +1,6 @@
 //! What happened to a permit. Names are forever; payloads evolve by version and upcasting.
 
-use super::commands::{PhotoRef, RefundFailure};
+use super::commands::{DeskMethod, PhotoRef, RefundFailure};
 use crate::values::{Fen, Period, Phone, Plate};
 use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
@@ -63,6 +63,21 @@ pub enum PermitEvent {
         submitted_at: DateTime<Utc>,
         /// When the unpaid order closes.
         pay_by: DateTime<Utc>,
+    },
+    /// A renewal paid at the desk; `Approved` follows in the same append.
+    DeskRenewalPaid {
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The season it buys.
+        period: Period,
+        /// The amount taken (the lot's price in force).
+        amount: Fen,
+        /// How it was paid.
+        method: DeskMethod,
+        /// The desk's receipt number (trimmed).
+        receipt_no: String,
+        /// When.
+        paid_at: DateTime<Utc>,
     },
     /// The renewal was paid; it is under review.
     Paid {
@@ -182,6 +197,53 @@ pub enum PermitEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A refund failed in a way staff must handle: it is on the payment problems list.
+    PaymentProblemRaised {
+        /// The problem (see [`problem_id`](crate::permit::problem_id)).
+        problem_id: String,
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The refund of a stray payment (not of the renewal's own payment).
+        stray: bool,
+        /// How it failed.
+        failure: RefundFailure,
+        /// The refund number that failed.
+        out_refund_no: String,
+        /// The amount still owed to the payer.
+        amount: Fen,
+        /// What the provider said, for staff.
+        detail: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Staff asked for the refund again.
+    PaymentProblemRetried {
+        /// The problem.
+        problem_id: String,
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The refund of a stray payment.
+        stray: bool,
+        /// The refund number the retry uses (a new one after CLOSED, else the same).
+        out_refund_no: String,
+        /// The amount asked for.
+        amount: Fen,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Staff closed the problem: the payer has the money back by other means.
+    PaymentProblemResolved {
+        /// The problem.
+        problem_id: String,
+        /// The renewal.
+        renewal_id: Uuid,
+        /// The refund of a stray payment.
+        stray: bool,
+        /// What staff did.
+        note: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 /// Why a payment was stray.
@@ -208,6 +270,7 @@ impl PermitEvent {
             PermitEvent::VehicleBound { .. } => "VehicleBound",
             PermitEvent::VehicleChosen { .. } => "VehicleChosen",
             PermitEvent::RenewalSubmitted { .. } => "RenewalSubmitted",
+            PermitEvent::DeskRenewalPaid { .. } => "DeskRenewalPaid",
             PermitEvent::Paid { .. } => "Paid",
             PermitEvent::Approved { .. } => "Approved",
             PermitEvent::Rejected { .. } => "Rejected",
@@ -219,6 +282,9 @@ impl PermitEvent {
             PermitEvent::StrayPaymentReceived { .. } => "StrayPaymentReceived",
             PermitEvent::StrayPaymentRefunded { .. } => "StrayPaymentRefunded",
             PermitEvent::StrayRefundFailed { .. } => "StrayRefundFailed",
+            PermitEvent::PaymentProblemRaised { .. } => "PaymentProblemRaised",
+            PermitEvent::PaymentProblemRetried { .. } => "PaymentProblemRetried",
+            PermitEvent::PaymentProblemResolved { .. } => "PaymentProblemResolved",
         }
     }
 }

@@ -9,10 +9,13 @@ mod error;
 mod events;
 mod state;
 
-pub use commands::{PermitCommand, PhotoRef, RefundFailure, RenewalTerms};
+pub use commands::{DeskMethod, PermitCommand, PhotoRef, RefundFailure, RenewalTerms};
 pub use error::PermitError;
 pub use events::{PermitEvent, StrayReason};
-pub use state::{Card, CardStatus, Renewal, RenewalStatus, StrayPayment};
+pub use state::{
+    problem_id, problem_kind, renewal_of_problem, Card, CardStatus, Problem, ProblemStatus,
+    Renewal, RenewalStatus, StrayPayment,
+};
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;

@@ -104,6 +104,101 @@ pub struct Renewal {
     pub out_refund_no: Option<String>,
     /// Payments it could not take, each refunded on its own.
     pub strays: Vec<StrayPayment>,
+    /// The provider reported its own payment refunded (a resolved problem shows `refunded`
+    /// without this).
+    #[serde(default)]
+    pub provider_refunded: bool,
+    /// Its refunds' problems, oldest first.
+    #[serde(default)]
+    pub problems: Vec<Problem>,
+}
+
+impl Renewal {
+    /// The problem with this id.
+    pub fn problem(&self, problem_id: &str) -> Option<&Problem> {
+        self.problems.iter().find(|p| p.problem_id == problem_id)
+    }
+
+    /// Whether the refund numbered `out_refund_no` awaits the provider's outcome: no problem
+    /// for it yet, or its latest problem was retried.
+    pub fn awaits_refund_outcome(&self, out_refund_no: &str) -> bool {
+        self.problems
+            .iter()
+            .rev()
+            .find(|p| p.out_refund_no == out_refund_no)
+            .is_none_or(|p| p.status == ProblemStatus::Retried)
+    }
+
+    /// Whether a problem of its own payment's refund is open (staff handle it).
+    pub fn has_open_refund_problem(&self) -> bool {
+        self.problems
+            .iter()
+            .any(|p| !p.stray && p.status == ProblemStatus::Open)
+    }
+}
+
+/// The id of a renewal's `n`th payment problem (1-based): `{renewal_id}-{n}`, the renewal id
+/// in 32 hex digits.
+pub fn problem_id(renewal_id: Uuid, n: usize) -> String {
+    format!("{}-{n}", renewal_id.simple())
+}
+
+/// The renewal a problem id names, if it is one.
+pub fn renewal_of_problem(problem_id: &str) -> Option<Uuid> {
+    let (renewal, n) = problem_id.split_once('-')?;
+    if renewal.len() != 32 || n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Uuid::try_parse(renewal).ok()
+}
+
+/// A refund that failed in a way staff must handle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// Its id.
+    pub problem_id: String,
+    /// The refund of a stray payment.
+    pub stray: bool,
+    /// How the refund failed.
+    pub failure: RefundFailure,
+    /// The refund number that failed.
+    pub out_refund_no: String,
+    /// The amount owed.
+    pub amount: Fen,
+    /// Where it stands.
+    pub status: ProblemStatus,
+}
+
+/// Where a payment problem stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemStatus {
+    /// On the list: staff must retry or resolve it.
+    Open,
+    /// Asked again; the provider's outcome is awaited.
+    Retried,
+    /// Closed by staff with a note.
+    Resolved,
+    /// The provider reported the money paid back after all.
+    Settled,
+}
+
+impl ProblemStatus {
+    /// The status name used in views and errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemStatus::Open => "open",
+            ProblemStatus::Retried => "retried",
+            ProblemStatus::Resolved => "resolved",
+            ProblemStatus::Settled => "settled",
+        }
+    }
+}
+
+/// The kind a problem is listed with: `refund_…` or `stray_refund_…` and how it failed.
+pub fn problem_kind(stray: bool, failure: RefundFailure) -> String {
+    let what = if stray { "stray_refund" } else { "refund" };
+    format!("{what}_{}", failure.as_str())
 }
 
 /// A payment a renewal could not take, and where giving it back stands.
@@ -187,6 +282,28 @@ impl Card {
     }
 }
 
+fn problem_mut<'a>(
+    card: &'a mut Card,
+    renewal_id: Uuid,
+    problem_id: &str,
+) -> Option<&'a mut Problem> {
+    card.renewal_mut(renewal_id)?
+        .problems
+        .iter_mut()
+        .find(|p| p.problem_id == problem_id)
+}
+
+/// The provider paid `out_refund_no` back: its open or retried problems are settled.
+fn settle(renewal: &mut Renewal, out_refund_no: &str) {
+    for p in renewal.problems.iter_mut() {
+        if p.out_refund_no == out_refund_no
+            && matches!(p.status, ProblemStatus::Open | ProblemStatus::Retried)
+        {
+            p.status = ProblemStatus::Settled;
+        }
+    }
+}
+
 fn set_status(card: &mut Card, renewal_id: Uuid, status: RenewalStatus) -> Option<&mut Renewal> {
     let renewal = card.renewal_mut(renewal_id)?;
     renewal.status = status;
@@ -256,6 +373,27 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
             transaction_id: None,
             out_refund_no: None,
             strays: Vec::new(),
+            provider_refunded: false,
+            problems: Vec::new(),
+        }),
+        PermitEvent::DeskRenewalPaid {
+            renewal_id,
+            period,
+            amount,
+            paid_at,
+            ..
+        } => card.renewals.push(Renewal {
+            renewal_id,
+            period,
+            amount,
+            status: RenewalStatus::UnderReview,
+            order_id: String::new(),
+            pay_by: paid_at,
+            transaction_id: None,
+            out_refund_no: None,
+            strays: Vec::new(),
+            provider_refunded: false,
+            problems: Vec::new(),
         }),
         PermitEvent::Paid {
             renewal_id,
@@ -284,8 +422,15 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
                 r.out_refund_no = Some(out_refund_no);
             }
         }
-        PermitEvent::Refunded { renewal_id, .. } => {
-            set_status(card, renewal_id, RenewalStatus::Refunded);
+        PermitEvent::Refunded {
+            renewal_id,
+            out_refund_no,
+            ..
+        } => {
+            if let Some(r) = set_status(card, renewal_id, RenewalStatus::Refunded) {
+                r.provider_refunded = true;
+                settle(r, &out_refund_no);
+            }
         }
         PermitEvent::RefundFailed { renewal_id, .. } => {
             set_status(card, renewal_id, RenewalStatus::RefundFailed);
@@ -322,6 +467,9 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
                 s.refunded = true;
                 s.failure = None;
             }
+            if let Some(r) = renewal_mut(card, renewal_id) {
+                settle(r, &out_refund_no);
+            }
         }
         PermitEvent::StrayRefundFailed {
             renewal_id,
@@ -331,6 +479,63 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
         } => {
             if let Some(s) = stray_mut(card, renewal_id, &out_refund_no) {
                 s.failure = Some(failure);
+            }
+        }
+        PermitEvent::PaymentProblemRaised {
+            problem_id,
+            renewal_id,
+            stray,
+            failure,
+            out_refund_no,
+            amount,
+            ..
+        } => {
+            if let Some(r) = renewal_mut(card, renewal_id) {
+                r.problems.push(Problem {
+                    problem_id,
+                    stray,
+                    failure,
+                    out_refund_no,
+                    amount,
+                    status: ProblemStatus::Open,
+                });
+            }
+        }
+        PermitEvent::PaymentProblemRetried {
+            problem_id,
+            renewal_id,
+            stray,
+            out_refund_no,
+            ..
+        } => {
+            let Some(problem) = problem_mut(card, renewal_id, &problem_id) else {
+                return;
+            };
+            problem.status = ProblemStatus::Retried;
+            let failed_no = problem.out_refund_no.clone();
+            if failed_no == out_refund_no {
+                return;
+            }
+            // A new refund number replaces the closed one.
+            if stray {
+                if let Some(s) = stray_mut(card, renewal_id, &failed_no) {
+                    s.out_refund_no = out_refund_no;
+                }
+            } else if let Some(r) = renewal_mut(card, renewal_id) {
+                r.out_refund_no = Some(out_refund_no);
+            }
+        }
+        PermitEvent::PaymentProblemResolved {
+            problem_id,
+            renewal_id,
+            stray,
+            ..
+        } => {
+            if let Some(problem) = problem_mut(card, renewal_id, &problem_id) {
+                problem.status = ProblemStatus::Resolved;
+            }
+            if !stray {
+                set_status(card, renewal_id, RenewalStatus::Refunded);
             }
         }
     }

@@ -1027,3 +1027,438 @@ fn a_rejection_reason_over_five_hundred_characters_is_refused() {
         })
         .then_expect_error(PermitError::ReasonRequired);
 }
+
+// ---- payment problems ----
+
+fn refund_fails(n: u128, failure: RefundFailure) -> PermitCommand {
+    PermitCommand::RecordRefundFailure {
+        renewal_id: rid(n),
+        out_refund_no: format!("refund-{n}"),
+        failure,
+        at: at("2022-05-21T02:00:05Z"),
+    }
+}
+
+fn refund_failed(n: u128, failure: RefundFailure) -> PermitEvent {
+    PermitEvent::RefundFailed {
+        renewal_id: rid(n),
+        out_refund_no: format!("refund-{n}"),
+        failure,
+        at: at("2022-05-21T02:00:05Z"),
+    }
+}
+
+fn raised(n: u128, k: usize, failure: RefundFailure, refund_no: &str, detail: &str) -> PermitEvent {
+    PermitEvent::PaymentProblemRaised {
+        problem_id: problem_id(rid(n), k),
+        renewal_id: rid(n),
+        stray: false,
+        failure,
+        out_refund_no: refund_no.into(),
+        amount: Fen(36000),
+        detail: detail.into(),
+        at: at("2022-05-21T02:00:05Z"),
+    }
+}
+
+const ABNORMAL_DETAIL: &str = "the money could not go back to the payer's account";
+const CLOSED_DETAIL: &str = "the provider closed the refund; no money moved";
+
+fn refund_pending(n: u128) -> Vec<PermitEvent> {
+    vec![
+        issued(),
+        submitted(n),
+        paid(n),
+        rejected(n),
+        refund_requested(n),
+    ]
+}
+
+fn with(mut events: Vec<PermitEvent>, more: Vec<PermitEvent>) -> Vec<PermitEvent> {
+    events.extend(more);
+    events
+}
+
+fn retry(problem: &str) -> PermitCommand {
+    PermitCommand::RetryRefund {
+        problem_id: problem.into(),
+        new_out_refund_no: "refund-new".into(),
+        now: at("2022-05-22T01:00:00Z"),
+    }
+}
+
+fn resolve(problem: &str, note: &str) -> PermitCommand {
+    PermitCommand::ResolveProblem {
+        problem_id: problem.into(),
+        note: note.into(),
+        now: at("2022-05-22T01:00:00Z"),
+    }
+}
+
+fn retried(n: u128, k: usize, refund_no: &str) -> PermitEvent {
+    PermitEvent::PaymentProblemRetried {
+        problem_id: problem_id(rid(n), k),
+        renewal_id: rid(n),
+        stray: false,
+        out_refund_no: refund_no.into(),
+        amount: Fen(36000),
+        at: at("2022-05-22T01:00:00Z"),
+    }
+}
+
+#[test]
+fn an_abnormal_refund_becomes_a_problem_once() {
+    let failed = vec![
+        refund_failed(1, RefundFailure::Abnormal),
+        raised(1, 1, RefundFailure::Abnormal, "refund-1", ABNORMAL_DETAIL),
+    ];
+    PermitTest::with(())
+        .given(refund_pending(1))
+        .when(refund_fails(1, RefundFailure::Abnormal))
+        .then_expect_events(failed.clone());
+    PermitTest::with(())
+        .given(with(refund_pending(1), failed))
+        .when(refund_fails(1, RefundFailure::Abnormal))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_refund_the_outbox_gave_up_on_becomes_a_problem_naming_why() {
+    for (exhausted, failure) in [
+        (true, RefundFailure::RetriesExhausted),
+        (false, RefundFailure::Refused),
+    ] {
+        PermitTest::with(())
+            .given(refund_pending(1))
+            .when(PermitCommand::RecordRefundRefused {
+                renewal_id: rid(1),
+                out_refund_no: "refund-1".into(),
+                detail: "403 NO_AUTH: 商户无权限".into(),
+                exhausted,
+                at: at("2022-05-21T02:00:05Z"),
+            })
+            .then_expect_events(vec![
+                refund_failed(1, failure),
+                raised(1, 1, failure, "refund-1", "403 NO_AUTH: 商户无权限"),
+            ]);
+    }
+}
+
+#[test]
+fn a_refund_already_paid_back_is_not_a_problem() {
+    PermitTest::with(())
+        .given(with(refund_pending(1), vec![refunded(1)]))
+        .when(PermitCommand::RecordRefundRefused {
+            renewal_id: rid(1),
+            out_refund_no: "refund-1".into(),
+            detail: "timeout".into(),
+            exhausted: true,
+            at: at("2022-05-21T02:00:05Z"),
+        })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_closed_refund_is_retried_under_a_new_number_and_its_failure_is_a_new_problem() {
+    let closed = with(
+        refund_pending(1),
+        vec![
+            refund_failed(1, RefundFailure::Closed),
+            raised(1, 1, RefundFailure::Closed, "refund-1", CLOSED_DETAIL),
+        ],
+    );
+    let id = problem_id(rid(1), 1);
+    PermitTest::with(())
+        .given(closed.clone())
+        .when(retry(&id))
+        .then_expect_events(vec![retried(1, 1, "refund-new")]);
+    let after = with(closed, vec![retried(1, 1, "refund-new")]);
+    PermitTest::with(())
+        .given(after.clone())
+        .when(retry(&id))
+        .then_expect_error(PermitError::ProblemClosed { status: "retried" });
+    PermitTest::with(())
+        .given(after.clone())
+        .when(PermitCommand::RecordRefundFailure {
+            renewal_id: rid(1),
+            out_refund_no: "refund-new".into(),
+            failure: RefundFailure::Closed,
+            at: at("2022-05-21T02:00:05Z"),
+        })
+        .then_expect_events(vec![
+            PermitEvent::RefundFailed {
+                renewal_id: rid(1),
+                out_refund_no: "refund-new".into(),
+                failure: RefundFailure::Closed,
+                at: at("2022-05-21T02:00:05Z"),
+            },
+            raised(1, 2, RefundFailure::Closed, "refund-new", CLOSED_DETAIL),
+        ]);
+    // WeChat Pay delivering the old number's CLOSED again changes nothing.
+    PermitTest::with(())
+        .given(after.clone())
+        .when(refund_fails(1, RefundFailure::Closed))
+        .then_expect_events(vec![]);
+    // The retry's success is the refund.
+    let success = PermitEvent::Refunded {
+        renewal_id: rid(1),
+        out_refund_no: "refund-new".into(),
+        refund_id: "wx-2".into(),
+        refunded_at: at("2022-05-22T01:00:05Z"),
+    };
+    PermitTest::with(())
+        .given(after)
+        .when(PermitCommand::RecordRefund {
+            renewal_id: rid(1),
+            out_refund_no: "refund-new".into(),
+            refund_id: "wx-2".into(),
+            refunded_at: at("2022-05-22T01:00:05Z"),
+        })
+        .then_expect_events(vec![success]);
+}
+
+#[test]
+fn a_refused_refund_is_retried_under_its_own_number() {
+    let given = with(
+        refund_pending(1),
+        vec![
+            refund_failed(1, RefundFailure::RetriesExhausted),
+            raised(1, 1, RefundFailure::RetriesExhausted, "refund-1", "timeout"),
+        ],
+    );
+    PermitTest::with(())
+        .given(given)
+        .when(retry(&problem_id(rid(1), 1)))
+        .then_expect_events(vec![retried(1, 1, "refund-1")]);
+}
+
+#[test]
+fn an_abnormal_refund_is_not_retried_but_resolved_once_with_a_note() {
+    let given = with(
+        refund_pending(1),
+        vec![
+            refund_failed(1, RefundFailure::Abnormal),
+            raised(1, 1, RefundFailure::Abnormal, "refund-1", ABNORMAL_DETAIL),
+        ],
+    );
+    let id = problem_id(rid(1), 1);
+    PermitTest::with(())
+        .given(given.clone())
+        .when(retry(&id))
+        .then_expect_error(PermitError::ProblemNotRetryable);
+    for blank in ["", "   "] {
+        PermitTest::with(())
+            .given(given.clone())
+            .when(resolve(&id, blank))
+            .then_expect_error(PermitError::NoteRequired);
+    }
+    let resolved = PermitEvent::PaymentProblemResolved {
+        problem_id: id.clone(),
+        renewal_id: rid(1),
+        stray: false,
+        note: "refunded at the desk, receipt 0042".into(),
+        at: at("2022-05-22T01:00:00Z"),
+    };
+    PermitTest::with(())
+        .given(given.clone())
+        .when(resolve(&id, " refunded at the desk, receipt 0042 "))
+        .then_expect_events(vec![resolved.clone()]);
+    let after = with(given, vec![resolved]);
+    PermitTest::with(())
+        .given(after.clone())
+        .when(resolve(&id, "again"))
+        .then_expect_error(PermitError::ProblemClosed { status: "resolved" });
+    PermitTest::with(())
+        .given(after.clone())
+        .when(retry(&id))
+        .then_expect_error(PermitError::ProblemClosed { status: "resolved" });
+    // Resolved, the money counts as given back: a new renewal is accepted.
+    PermitTest::with(())
+        .given(after)
+        .when(submit(2))
+        .then_expect_events(vec![submitted(2)]);
+}
+
+#[test]
+fn an_unknown_problem_is_refused() {
+    for id in [
+        "nope".to_string(),
+        problem_id(rid(1), 7),
+        problem_id(rid(5), 1),
+    ] {
+        PermitTest::with(())
+            .given(refund_pending(1))
+            .when(resolve(&id, "x"))
+            .then_expect_error(PermitError::UnknownProblem);
+    }
+}
+
+#[test]
+fn the_owner_cannot_ask_again_for_a_refund_the_office_handles() {
+    PermitTest::with(())
+        .given(with(
+            refund_pending(1),
+            vec![
+                refund_failed(1, RefundFailure::Closed),
+                raised(1, 1, RefundFailure::Closed, "refund-1", CLOSED_DETAIL),
+            ],
+        ))
+        .when(request_refund(1, "x"))
+        .then_expect_error(PermitError::RefundWithStaff);
+}
+
+#[test]
+fn a_stray_refund_that_fails_is_a_stray_problem_retried_under_a_new_number() {
+    let given = vec![
+        issued(),
+        submitted(1),
+        PermitEvent::RenewalCancelled {
+            renewal_id: rid(1),
+            at: at("2022-05-20T02:01:00Z"),
+        },
+        stray(1, "tx-1", 36000, StrayReason::Cancelled),
+    ];
+    let fails = PermitCommand::RecordRefundFailure {
+        renewal_id: rid(1),
+        out_refund_no: "S-tx1".into(),
+        failure: RefundFailure::Closed,
+        at: at("2022-05-21T02:00:05Z"),
+    };
+    let events = vec![
+        PermitEvent::StrayRefundFailed {
+            renewal_id: rid(1),
+            out_refund_no: "S-tx1".into(),
+            failure: RefundFailure::Closed,
+            at: at("2022-05-21T02:00:05Z"),
+        },
+        PermitEvent::PaymentProblemRaised {
+            problem_id: problem_id(rid(1), 1),
+            renewal_id: rid(1),
+            stray: true,
+            failure: RefundFailure::Closed,
+            out_refund_no: "S-tx1".into(),
+            amount: Fen(36000),
+            detail: CLOSED_DETAIL.into(),
+            at: at("2022-05-21T02:00:05Z"),
+        },
+    ];
+    PermitTest::with(())
+        .given(given.clone())
+        .when(fails)
+        .then_expect_events(events.clone());
+    let retried = PermitEvent::PaymentProblemRetried {
+        problem_id: problem_id(rid(1), 1),
+        renewal_id: rid(1),
+        stray: true,
+        out_refund_no: "refund-new".into(),
+        amount: Fen(36000),
+        at: at("2022-05-22T01:00:00Z"),
+    };
+    let failed = with(given, events);
+    PermitTest::with(())
+        .given(failed.clone())
+        .when(retry(&problem_id(rid(1), 1)))
+        .then_expect_events(vec![retried.clone()]);
+    PermitTest::with(())
+        .given(with(failed, vec![retried]))
+        .when(PermitCommand::RecordRefund {
+            renewal_id: rid(1),
+            out_refund_no: "refund-new".into(),
+            refund_id: "wx-9".into(),
+            refunded_at: at("2022-05-22T01:00:05Z"),
+        })
+        .then_expect_events(vec![PermitEvent::StrayPaymentRefunded {
+            renewal_id: rid(1),
+            out_refund_no: "refund-new".into(),
+            refund_id: "wx-9".into(),
+            refunded_at: at("2022-05-22T01:00:05Z"),
+        }]);
+}
+
+// ---- renewals paid at the desk (注意事项 1) ----
+
+fn staff() -> Uuid {
+    Uuid::from_u128(7)
+}
+
+fn at_desk(n: u128, amount: i64, receipt_no: &str) -> PermitCommand {
+    PermitCommand::RenewAtDesk {
+        renewal_id: rid(n),
+        staff_id: staff(),
+        now: at(NOW),
+        today: d(TODAY),
+        terms: terms(),
+        method: DeskMethod::Cash,
+        receipt_no: receipt_no.into(),
+        amount: Fen(amount),
+    }
+}
+
+fn desk_paid(n: u128, p: Period) -> Vec<PermitEvent> {
+    vec![
+        PermitEvent::DeskRenewalPaid {
+            renewal_id: rid(n),
+            period: p,
+            amount: Fen(36000),
+            method: DeskMethod::Cash,
+            receipt_no: "BY-0042".into(),
+            paid_at: at(NOW),
+        },
+        PermitEvent::Approved {
+            renewal_id: rid(n),
+            period: p,
+            reviewer_id: staff(),
+            decided_at: at(NOW),
+        },
+    ]
+}
+
+#[test]
+fn a_renewal_paid_at_the_desk_is_approved_for_the_next_season_at_once() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(at_desk(1, 36000, " BY-0042 "))
+        .then_expect_events(desk_paid(1, the_manuals_period()));
+}
+
+#[test]
+fn the_desk_takes_only_the_lots_price_and_a_receipt_number() {
+    for amount in [35999, 36001, 0] {
+        PermitTest::with(())
+            .given(vec![issued()])
+            .when(at_desk(1, amount, "BY-0042"))
+            .then_expect_error(PermitError::AmountMismatch);
+    }
+    for receipt in ["", "  ", &"9".repeat(65)] {
+        PermitTest::with(())
+            .given(vec![issued()])
+            .when(at_desk(1, 36000, receipt))
+            .then_expect_error(PermitError::ReceiptRequired);
+    }
+}
+
+#[test]
+fn the_desk_follows_the_online_rules() {
+    // Both seasons on sale covered: no re-application after approval.
+    let mut covered = vec![issued()];
+    covered.extend(desk_paid(1, the_manuals_period()));
+    PermitTest::with(())
+        .given(covered.clone())
+        .when(at_desk(2, 36000, "BY-0043"))
+        .then_expect_error(PermitError::AlreadyApproved);
+    // An online renewal is open.
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1)])
+        .when(at_desk(2, 36000, "BY-0043"))
+        .then_expect_error(PermitError::RenewalOpen);
+    // A rejected renewal's money is still held.
+    PermitTest::with(())
+        .given(vec![issued(), submitted(1), paid(1), rejected(1)])
+        .when(at_desk(2, 36000, "BY-0043"))
+        .then_expect_error(PermitError::RefundRequired);
+    // And an online renewal after a desk one finds nothing left to buy.
+    PermitTest::with(())
+        .given(covered)
+        .when(submit(2))
+        .then_expect_error(PermitError::AlreadyApproved);
+}

@@ -100,6 +100,10 @@ struct Book {
     fail_next: usize,
     /// Corrupt the signature of the next answer.
     tamper_next: bool,
+    /// Refuse every refund request with this 403 error code (e.g. `NO_AUTH`).
+    refuse_refunds: Option<String>,
+    /// Answer every refund request with 500 SYSTEM_ERROR.
+    fail_refunds: bool,
     /// OAuth codes and the openid each stands for (a code works once).
     codes: HashMap<String, String>,
     counter: u64,
@@ -230,6 +234,16 @@ impl FakeWechatPay {
     /// Answers the next bill request with a digest that does not match the bill.
     pub fn corrupt_next_bill_hash(&self) {
         self.book().wrong_bill_hash = true;
+    }
+
+    /// Refuses refund requests with 403 `code` from now on (`None`: accepts them again).
+    pub fn refuse_refunds(&self, code: Option<&str>) {
+        self.book().refuse_refunds = code.map(str::to_string);
+    }
+
+    /// Answers refund requests with 500 SYSTEM_ERROR (a busy WeChat) while `on`.
+    pub fn fail_refunds(&self, on: bool) {
+        self.book().fail_refunds = on;
     }
 
     /// Signs the next answer wrongly.
@@ -677,6 +691,18 @@ async fn refund(
         return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "缺少参数");
     };
     let mut book = inner.book.lock().unwrap();
+    if book.fail_refunds {
+        drop(book);
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SYSTEM_ERROR",
+            "系统繁忙",
+        );
+    }
+    if let Some(code) = book.refuse_refunds.clone() {
+        drop(book);
+        return error(StatusCode::FORBIDDEN, &code, "商户无权限");
+    }
     let paid = book
         .orders
         .get(no)
@@ -689,6 +715,21 @@ async fn refund(
     if total != paid || refund > paid || refund < 1 {
         drop(book);
         return error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "退款金额有误");
+    }
+    // What the order's other refunds hold (all but CLOSED ones) is not refundable again.
+    let held: i64 = book
+        .refunds
+        .values()
+        .filter(|r| r.out_trade_no == no && r.out_refund_no != refund_no && r.status != "CLOSED")
+        .map(|r| r.refund)
+        .sum();
+    if held + refund > paid {
+        drop(book);
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "申请退款金额超过订单可退金额",
+        );
     }
     book.counter += 1;
     let n = book.counter;
