@@ -16,10 +16,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use chrono::NaiveDate;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -103,8 +103,9 @@ async fn issue(
     State(svc): State<AppState>,
     Admin(admin): Admin,
     info: RequestInfo,
+    headers: HeaderMap,
     AppJson(body): AppJson<IssueBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
     let lot_id: Uuid = body
         .lot_id
         .parse()
@@ -114,25 +115,41 @@ async fn issue(
         date(&body.valid_to, "valid_to")?,
     )
     .map_err(|e| AppError::invalid("invalid_date", e.to_string()))?;
-    let permit_id = Uuid::new_v4();
-    let position = issue_permit(
-        &svc.ledger,
-        &svc.store.db,
-        NewPermit {
-            permit_id,
-            lot_id,
-            plate: parse_plate(&body.plate)?,
-            holder_name: body.holder_name,
-            phone: parse_phone(&body.phone)?,
-            validity,
-        },
-        &super::staff_meta(admin.staff_id, Role::Admin, &info),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"permit_id": permit_id, "position": position})),
-    ))
+    let plate = parse_plate(&body.plate)?;
+    let phone = parse_phone(&body.phone)?;
+    let key = idempotency::key(&headers)?;
+    let scope = idempotency::staff_scope(admin.staff_id);
+    let digest = idempotency::digest(&[
+        b"issue",
+        lot_id.as_bytes(),
+        plate.as_str().as_bytes(),
+        body.holder_name.as_bytes(),
+        phone.as_str().as_bytes(),
+        body.valid_from.as_bytes(),
+        body.valid_to.as_bytes(),
+    ]);
+    let permit_id = idempotency::new_id("permit", &scope, key.as_deref());
+    idempotency::once(&svc, &scope, key, digest, async {
+        let position = issue_permit(
+            &svc.ledger,
+            &svc.store.db,
+            NewPermit {
+                permit_id,
+                lot_id,
+                plate,
+                holder_name: body.holder_name.clone(),
+                phone,
+                validity,
+            },
+            &super::staff_meta(admin.staff_id, Role::Admin, &info),
+        )
+        .await?;
+        Ok((
+            StatusCode::CREATED,
+            json!({"permit_id": permit_id, "position": position}),
+        ))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -145,19 +162,32 @@ async fn holder(
     State(svc): State<AppState>,
     Admin(admin): Admin,
     info: RequestInfo,
+    headers: HeaderMap,
     Path(permit_id): Path<String>,
     AppJson(body): AppJson<HolderBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let permit_id = parse_uuid(&permit_id, "no_permit")?;
-    let position = change_holder(
-        &svc.ledger,
-        permit_id,
-        body.holder_name,
-        parse_phone(&body.phone)?,
-        &super::staff_meta(admin.staff_id, Role::Admin, &info),
-    )
-    .await?;
-    Ok(Json(json!({"position": position})))
+    let phone = parse_phone(&body.phone)?;
+    let key = idempotency::key(&headers)?;
+    let digest = idempotency::digest(&[
+        b"holder",
+        permit_id.as_bytes(),
+        body.holder_name.as_bytes(),
+        phone.as_str().as_bytes(),
+    ]);
+    let scope = idempotency::staff_scope(admin.staff_id);
+    idempotency::once(&svc, &scope, key, digest, async {
+        let position = change_holder(
+            &svc.ledger,
+            permit_id,
+            body.holder_name.clone(),
+            phone,
+            &super::staff_meta(admin.staff_id, Role::Admin, &info),
+        )
+        .await?;
+        Ok((StatusCode::OK, json!({"position": position})))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -169,17 +199,26 @@ async fn vehicle(
     State(svc): State<AppState>,
     Admin(admin): Admin,
     info: RequestInfo,
+    headers: HeaderMap,
     Path(permit_id): Path<String>,
     AppJson(body): AppJson<VehicleBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let permit_id = parse_uuid(&permit_id, "no_permit")?;
-    let position = change_vehicle(
-        &svc.ledger,
-        &svc.store.db,
-        permit_id,
-        parse_plate(&body.plate)?,
-        &super::staff_meta(admin.staff_id, Role::Admin, &info),
-    )
-    .await?;
-    Ok(Json(json!({"position": position})))
+    let plate = parse_plate(&body.plate)?;
+    let key = idempotency::key(&headers)?;
+    let digest =
+        idempotency::digest(&[b"vehicle", permit_id.as_bytes(), plate.as_str().as_bytes()]);
+    let scope = idempotency::staff_scope(admin.staff_id);
+    idempotency::once(&svc, &scope, key, digest, async {
+        let position = change_vehicle(
+            &svc.ledger,
+            &svc.store.db,
+            permit_id,
+            plate,
+            &super::staff_meta(admin.staff_id, Role::Admin, &info),
+        )
+        .await?;
+        Ok((StatusCode::OK, json!({"position": position})))
+    })
+    .await
 }

@@ -199,6 +199,19 @@ where
 }
 
 /// Staff members' idempotency keys are their own.
+/// The id a new record gets: derived from the Idempotency-Key where one is sent, so a retry
+/// after a lost answer (or a crash between the steps of a desk action) names the same record
+/// and finishes it rather than making another; random otherwise.
+pub fn new_id(kind: &str, scope: &str, key: Option<&str>) -> uuid::Uuid {
+    match key {
+        Some(key) => uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_OID,
+            format!("permit-ledger:{kind}:{scope}:{key}").as_bytes(),
+        ),
+        None => uuid::Uuid::new_v4(),
+    }
+}
+
 pub fn staff_scope(staff_id: uuid::Uuid) -> String {
     format!("staff:{staff_id}")
 }

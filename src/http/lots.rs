@@ -14,7 +14,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -47,35 +46,51 @@ async fn create(
     State(svc): State<AppState>,
     Admin(admin): Admin,
     info: RequestInfo,
+    headers: axum::http::HeaderMap,
     AppJson(body): AppJson<NewLot>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<axum::response::Response> {
     let invalid = |e: aggregates::values::period::PeriodError| {
         AppError::invalid("invalid_input", e.to_string())
     };
     let season_starts: MonthDay = body.product.season_starts.parse().map_err(invalid)?;
     let calendar =
         SeasonCalendar::new(body.product.period_months, season_starts).map_err(invalid)?;
-    let lot_id = Uuid::new_v4();
-    let position = register_lot(
-        &svc.ledger,
-        lot_id,
-        body.name,
-        Product {
-            name: body.product.name,
-            price: Fen(body.product.price_fen),
-            calendar,
-        },
-        Consent {
-            version: body.consent.version,
-            text: body.consent.text,
-        },
-        &super::staff_meta(admin.staff_id, aggregates::metadata::Role::Admin, &info),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"lot_id": lot_id, "position": position})),
-    ))
+    let key = super::idempotency::key(&headers)?;
+    let scope = super::idempotency::staff_scope(admin.staff_id);
+    let digest = super::idempotency::digest(&[
+        b"lot",
+        body.name.as_bytes(),
+        body.product.name.as_bytes(),
+        &body.product.price_fen.to_be_bytes(),
+        &body.product.period_months.to_be_bytes(),
+        body.product.season_starts.as_bytes(),
+        body.consent.version.as_bytes(),
+        body.consent.text.as_bytes(),
+    ]);
+    let lot_id = super::idempotency::new_id("lot", &scope, key.as_deref());
+    super::idempotency::once(&svc, &scope, key, digest, async {
+        let position = register_lot(
+            &svc.ledger,
+            lot_id,
+            body.name.clone(),
+            Product {
+                name: body.product.name.clone(),
+                price: Fen(body.product.price_fen),
+                calendar,
+            },
+            Consent {
+                version: body.consent.version.clone(),
+                text: body.consent.text.clone(),
+            },
+            &super::staff_meta(admin.staff_id, aggregates::metadata::Role::Admin, &info),
+        )
+        .await?;
+        Ok((
+            StatusCode::CREATED,
+            json!({"lot_id": lot_id, "position": position}),
+        ))
+    })
+    .await
 }
 
 async fn show(State(svc): State<AppState>, Path(lot_id): Path<String>) -> ApiResult<Json<Value>> {

@@ -278,3 +278,50 @@ crate::on_both_stores!(
     a_retried_issue_of_the_same_card_completes_the_interrupted_one,
     a_refused_issue_leaves_nothing_in_the_journal,
 );
+
+/// The desk's POSTs honour `Idempotency-Key`: a retried issue (the answer was lost) names the
+/// same card and issues it once; the same key for another card is refused.
+async fn a_retried_desk_issue_with_its_key_issues_one_card(backend: permit_ledger::store::Backend) {
+    use reqwest::StatusCode;
+    use serde_json::json;
+    let app = crate::app::spawn_app(backend).await;
+    let admin = app.admin().await;
+    let lot = app.lot(&admin).await;
+    let body = json!({"lot_id": lot, "plate": "京A66666", "holder_name": "王老师",
+                      "phone": "13912345678", "valid_from": "2021-06-01", "valid_to": "2022-05-31"});
+    let send = |body: serde_json::Value| {
+        app.http
+            .post(app.url("/api/v1/admin/permits"))
+            .bearer_auth(&admin)
+            .header("idempotency-key", "desk-issue-1")
+            .json(&body)
+            .send()
+    };
+    let (first, second) = futures::future::join(send(body.clone()), send(body.clone())).await;
+    let (s1, b1) = crate::app::json_of(first.unwrap()).await;
+    let (s2, b2) = crate::app::json_of(second.unwrap()).await;
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::CREATED, StatusCode::CREATED),
+        "{b1} {b2}"
+    );
+    assert_eq!(b1, b2, "one answer");
+    let third = send(body.clone()).await.unwrap();
+    assert_eq!(third.headers()["idempotent-replayed"], "true");
+    let (_, b3) = crate::app::json_of(third).await;
+    assert_eq!(b3, b1);
+    let cards: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE aggregate_type = 'permit' AND event_type = 'PermitIssued'",
+    )
+    .fetch_one(&app.t.store.db.read)
+    .await
+    .unwrap();
+    assert_eq!(cards, 1, "one card issued");
+    let mut other = body;
+    other["plate"] = json!("京B12345");
+    let (status, refused) = crate::app::json_of(send(other).await.unwrap()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(refused["error"]["code"], "idempotency_key_reused");
+}
+
+crate::on_both_backends!(a_retried_desk_issue_with_its_key_issues_one_card);
