@@ -1,12 +1,16 @@
-//! Lookups in the read models that commands need (which card a renewal or a plate belongs to).
+//! What commands need to find before they act (which card a renewal or a plate belongs to,
+//! whether a phone holds a card): from the ledger or from a lookup written with the append,
+//! not from a view, where the data allows.
 //!
-//! A command may follow the write that created what it looks up (a refund right after the
-//! submission): on a miss, the lookup waits (briefly) for the view to reach the ledger's head
-//! and asks again, so a caller never gets a 404 for something it was just told exists.
+//! Where a view is still asked (renewals older than `order_lookup`, the holder check), a miss
+//! waits (briefly) for the view to reach the ledger's head and asks again, so a caller never
+//! gets a 404 for something it was just told exists.
 
 use crate::error::AppError;
 use crate::services::Services;
+use aggregates::permit::Permit;
 use aggregates::values::{Phone, Plate};
+use aggregates::vehicle_binding::{binding_id, VehicleBinding};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -31,19 +35,22 @@ where
     query().await
 }
 
-/// Records which card a renewal (and its payment order) belongs to; written just before the
-/// renewal is appended, so that whatever the ledger holds, the lookup holds too.
+/// Records which card a renewal (and its payment order) belongs to, and when its payment window
+/// ends; written just before the renewal is appended, so that whatever the ledger holds, the
+/// lookup holds too (the expiry timer reads the window here).
 pub async fn record_renewal(
     svc: &Services,
     renewal_id: Uuid,
     permit_id: Uuid,
+    pay_by: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), AppError> {
     sqlx::query(
-        "INSERT INTO order_lookup (renewal_id, permit_id) VALUES ($1, $2)
+        "INSERT INTO order_lookup (renewal_id, permit_id, pay_by) VALUES ($1, $2, $3)
          ON CONFLICT (renewal_id) DO NOTHING",
     )
     .bind(renewal_id.to_string())
     .bind(permit_id.to_string())
+    .bind(pay_by.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
     .execute(&svc.store.db.write)
     .await?;
     Ok(())
@@ -75,26 +82,27 @@ pub async fn permit_of_renewal(svc: &Services, renewal_id: Uuid) -> Result<Uuid,
         .ok_or_else(|| AppError::not_found("no_renewal", "no such renewal"))
 }
 
-/// The cards held under `phone` that carry `plate` at `lot_id`.
+/// The card held under `phone` that carries `plate` at `lot_id`, if any: from the vehicle's
+/// binding at the lot and the card itself (the ledger, not a view; one plate, one card a lot).
 pub async fn permits_for_plate(
     svc: &Services,
     lot_id: Uuid,
     plate: &Plate,
     phone: &Phone,
 ) -> Result<Vec<Uuid>, AppError> {
-    let ids: Vec<String> = with_catch_up(svc, "plate_index", || async {
-        Ok(sqlx::query_scalar(
-            "SELECT permit_id FROM plate_index WHERE lot_id = $1 AND plate = $2 AND phone = $3
-              ORDER BY permit_id",
-        )
-        .bind(lot_id.to_string())
-        .bind(plate.as_str())
-        .bind(phone.as_str())
-        .fetch_all(&svc.store.db.read)
-        .await?)
-    })
-    .await?;
-    Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+    let binding = svc
+        .ledger
+        .load::<VehicleBinding>(&binding_id(lot_id, plate))
+        .await?;
+    let Some(permit_id) = binding.aggregate.bound_to else {
+        return Ok(Vec::new());
+    };
+    let card = svc.ledger.load::<Permit>(&permit_id.to_string()).await?;
+    let held = card
+        .aggregate
+        .card
+        .is_some_and(|c| &c.phone == phone && &c.plate == plate && c.lot_id == lot_id);
+    Ok(if held { vec![permit_id] } else { Vec::new() })
 }
 
 /// Whether `phone` holds a card at `lot_id` (codes go only to card holders). A miss waits for

@@ -349,7 +349,7 @@ pub async fn submit_renewal(
     let renewal_id = Uuid::new_v4();
     let order_id = renewal_id.simple().to_string();
     let pay_by = now + svc.settings.payment_window;
-    lookup::record_renewal(svc, renewal_id, permit_id).await?;
+    lookup::record_renewal(svc, renewal_id, permit_id, pay_by).await?;
     let committed = svc
         .ledger
         .execute::<Permit>(

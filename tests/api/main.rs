@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod code_requests;
 mod command_side;
+mod commands_without_views;
 mod daily_takings;
 mod desk;
 mod desk_renewals;
