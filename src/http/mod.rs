@@ -18,6 +18,7 @@ mod renewals;
 mod reports;
 mod review;
 mod sandbox;
+mod staff;
 mod views;
 
 pub use error::ApiError;
@@ -45,6 +46,7 @@ pub fn router(services: AppState) -> Router {
         .merge(metrics::routes())
         .merge(lots::routes())
         .merge(desk::routes())
+        .merge(staff::routes())
         .merge(owner::routes())
         .merge(payments::routes())
         .merge(review::routes())

@@ -22,5 +22,6 @@ mod production;
 mod read_side;
 mod reconciliation;
 mod sms_gateways;
+mod staff;
 mod store;
 mod wechat_pay_client;

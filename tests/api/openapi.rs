@@ -23,6 +23,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/permits/{permit_id}/vehicle"),
     ("get", "/api/v1/admin/reports/daily-takings"),
     ("get", "/api/v1/admin/reconciliation"),
+    ("get", "/api/v1/admin/staff"),
+    ("post", "/api/v1/admin/staff/{staff_id}/revoke"),
     ("post", "/api/v1/lots/{lot_id}/codes"),
     ("post", "/api/v1/lots/{lot_id}/sessions"),
     ("delete", "/api/v1/sessions/current"),
