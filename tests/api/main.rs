@@ -14,6 +14,7 @@ mod fixtures;
 mod helpers;
 mod http_bad_input;
 mod http_flows;
+mod http_hardening;
 mod http_security;
 mod load;
 mod openapi;
