@@ -177,7 +177,33 @@ async fn an_expired_token_is_refused_until_rotated(backend: Backend) {
     assert_eq!(list["staff"][1]["status"], "active", "{list}");
 }
 
+/// A revocation retried with its `Idempotency-Key` replays the first answer rather than 409.
+async fn a_retried_revocation_with_its_key_replays_the_first_answer(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = add(&app, "管理员", &[Role::Admin]).await;
+    add(&app, "审核员", &[Role::Reviewer]).await;
+    let (_, list) = app.get("/api/v1/admin/staff", Some(&admin)).await;
+    let path = format!("/api/v1/admin/staff/{}/revoke", id_of(&list, "审核员"));
+    let send = || {
+        app.http
+            .post(app.url(&path))
+            .bearer_auth(&admin)
+            .header("idempotency-key", "revoke-1")
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let first: Value = first.json().await.unwrap();
+    let events = app.event_count().await;
+    let again = send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    assert_eq!(app.event_count().await, events, "nothing appended twice");
+}
+
 crate::on_both_backends!(
+    a_retried_revocation_with_its_key_replays_the_first_answer,
     an_admin_lists_the_staff_with_status_and_expiry,
     a_revoked_token_is_refused_everywhere_and_after_a_restart,
     an_expired_token_is_refused_until_rotated,
