@@ -195,7 +195,54 @@ pub enum StaffCommand {
         /// The member's name.
         #[arg(long)]
         name: String,
+        /// How long the token works.
+        #[command(flatten)]
+        term: TokenDays,
     },
+    /// Every staff member: id, name, roles, status (active, expired, revoked), token expiry.
+    List {
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a member's access for good: their token answers 401 from now on.
+    Revoke {
+        /// The member's staff id (`staff list` shows it).
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
+    /// Give a member a new token, printed alone on standard output; the old one stops working.
+    Rotate {
+        /// The member's staff id (`staff list` shows it).
+        #[arg(long)]
+        id: uuid::Uuid,
+        /// How long the new token works.
+        #[command(flatten)]
+        term: TokenDays,
+    },
+}
+
+/// How long a new staff token works.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct TokenDays {
+    /// Days a new staff token works for, from when it is issued (1 to 3650).
+    #[arg(
+        long = "token-days",
+        env = "PERMIT_LEDGER_STAFF_TOKEN_DAYS",
+        default_value_t = crate::app::staff::DEFAULT_TOKEN_DAYS,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(aggregates::staff::MAX_TOKEN_DAYS))
+    )]
+    pub days: u32,
+}
+
+impl TokenDays {
+    /// The term of a token issued now.
+    pub fn from_now(self) -> aggregates::staff::TokenTerm {
+        aggregates::staff::TokenTerm {
+            now: chrono::Utc::now(),
+            days: self.days,
+        }
+    }
 }
 
 /// Roles staff can have.

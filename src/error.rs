@@ -54,6 +54,13 @@ pub enum AppError {
         /// Human text (no secret, no personal data).
         message: String,
     },
+    /// The request took longer than the service allows; it may or may not have been carried
+    /// out (503).
+    #[error("the request took too long and was stopped; it may or may not have been carried out, so check before retrying (or retry with the same Idempotency-Key)")]
+    TimedOut,
+    /// The instance is handling as many requests as it allows; nothing was done (503).
+    #[error("the service is handling too many requests; nothing was done, try again shortly")]
+    Overloaded,
     /// Concurrent writers kept winning; nothing was appended, the caller may retry.
     #[error("too many concurrent changes to the same record; nothing was changed, try again")]
     Busy,
@@ -101,7 +108,10 @@ impl AppError {
             AppError::Lagging(_) => "projection_lagging",
             AppError::Internal(_) => "internal",
             AppError::Upstream { code, .. } => code,
+            AppError::TimedOut => "timeout",
+            AppError::Overloaded => "overloaded",
             AppError::Busy => "busy",
+            AppError::Store(StoreError::Malformed(_)) => "internal",
             AppError::Store(_) => "store_unavailable",
         }
     }

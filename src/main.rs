@@ -1,7 +1,7 @@
 use aggregates::metadata::{Actor, EventMetadata, Role};
 use clap::Parser;
 use permit_ledger::app::given_up;
-use permit_ledger::app::staff::add_staff;
+use permit_ledger::app::staff;
 use permit_ledger::cli::{Cli, Command, OutboxCommand, ProjectionsCommand, StaffCommand};
 use permit_ledger::ledger::Ledger;
 use permit_ledger::read_side::ReadSide;
@@ -67,25 +67,68 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until(shutdown_signal()).await?;
         }
         Command::Migrate => tracing::info!("migrations applied"),
-        Command::Staff(StaffCommand::Add { roles, name }) => {
-            let meta = EventMetadata {
-                actor: Actor::System,
-                role: Role::System,
-                correlation_id: uuid::Uuid::new_v4().to_string(),
-                causation_id: "cli:staff-add".into(),
-                request_id: format!("cli-{}", uuid::Uuid::new_v4()),
-            };
-            let roles = roles.into_iter().map(Into::into).collect();
-            let ledger = Ledger::new(store.log.clone());
-            let (staff_id, token) = add_staff(&ledger, &store.db, name, roles, &meta).await?;
-            tracing::info!(%staff_id, "staff member added");
-            println!("{token}");
-        }
+        Command::Staff(command) => staff(store, command).await?,
         Command::Projections(command) => projections(store, command).await?,
         Command::Outbox(command) => outbox(store, command).await?,
         Command::Bench(_) => {}     // run above, before the store is opened
         Command::Audit(_) => {}     // run in main, before the store is opened
         Command::Reconcile(_) => {} // run in main, with exit codes of its own
+    }
+    Ok(())
+}
+
+fn cli_meta(command: &str) -> EventMetadata {
+    EventMetadata {
+        actor: Actor::System,
+        role: Role::System,
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        causation_id: format!("cli:{command}"),
+        request_id: format!("cli-{}", uuid::Uuid::new_v4()),
+    }
+}
+
+async fn staff(store: Store, command: StaffCommand) -> anyhow::Result<()> {
+    let ledger = Ledger::new(store.log.clone());
+    match command {
+        StaffCommand::Add { roles, name, term } => {
+            let roles = roles.into_iter().map(Into::into).collect();
+            let meta = cli_meta("staff-add");
+            let (staff_id, token) =
+                staff::add_staff_for(&ledger, &store.db, name, roles, term.from_now(), &meta)
+                    .await?;
+            tracing::info!(%staff_id, "staff member added");
+            println!("{token}");
+        }
+        StaffCommand::List { json } => {
+            let list = staff::list_staff(&store.log, chrono::Utc::now()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for m in list {
+                    let roles: Vec<&str> = m.roles.iter().map(|r| r.as_str()).collect();
+                    println!(
+                        "{}\t{}\t{}\t{}\texpires_at={}",
+                        m.staff_id,
+                        m.name,
+                        roles.join(","),
+                        m.status.as_str(),
+                        m.expires_at
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    );
+                }
+            }
+        }
+        StaffCommand::Revoke { id } => {
+            let meta = cli_meta("staff-revoke");
+            staff::revoke_staff(&ledger, &store.db, id, None, chrono::Utc::now(), &meta).await?;
+            eprintln!("staff member {id} revoked: their token no longer works");
+        }
+        StaffCommand::Rotate { id, term } => {
+            let meta = cli_meta("staff-rotate");
+            let token = staff::rotate_staff(&ledger, &store.db, id, term.from_now(), &meta).await?;
+            tracing::info!(staff_id = %id, "staff token rotated");
+            println!("{token}");
+        }
     }
     Ok(())
 }

@@ -14,9 +14,12 @@ pub struct Upcasters {
 }
 
 impl Upcasters {
-    /// The project's upcasters. Every event is at version 1 so far: none yet.
+    /// The project's upcasters: `StaffAdded` v1 (no token expiry) to v2.
     pub fn standard() -> Self {
-        Self::default()
+        Self::default().with(
+            <crate::staff::Staff as Aggregate>::TYPE,
+            crate::staff::staff_added_v1_upcaster(),
+        )
     }
 
     /// Adds an upcaster for events of aggregate type `aggregate_type`.

@@ -1,5 +1,10 @@
 //! Campus-card photos: JPEG or PNG by content (not by name), within the size limit, EXIF and
-//! other metadata segments removed, stored content-addressed by SHA-256.
+//! other metadata segments (JPEG) or chunks (PNG, [`png`]) removed, stored content-addressed by
+//! SHA-256.
+
+mod png;
+
+pub use png::strip_png_metadata;
 
 use crate::error::AppError;
 use crate::store::{Db, StoreError};
@@ -19,7 +24,7 @@ pub struct Photo {
 pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         Some("image/jpeg")
-    } else if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+    } else if bytes.starts_with(&png::SIGNATURE) {
         Some("image/png")
     } else {
         None
@@ -41,7 +46,7 @@ pub fn check(bytes: Vec<u8>, max_bytes: usize) -> Result<Photo, AppError> {
     let bytes = if content_type == "image/jpeg" {
         strip_jpeg_metadata(&bytes)
     } else {
-        bytes
+        strip_png_metadata(&bytes)
     };
     Ok(Photo {
         content_type,

@@ -1,6 +1,7 @@
 //! Errors as HTTP answers: `{"error": {"code", "message"}}` with the status api.md names.
 
 use crate::error::AppError;
+use crate::store::StoreError;
 use aggregates::error_code::ErrorKind;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -37,8 +38,12 @@ impl ApiError {
             AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, None),
             AppError::UnsupportedMedia { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, None),
             AppError::Lagging(_) => (StatusCode::SERVICE_UNAVAILABLE, Some(1)),
-            AppError::Busy => (StatusCode::SERVICE_UNAVAILABLE, Some(1)),
+            AppError::Busy | AppError::TimedOut | AppError::Overloaded => {
+                (StatusCode::SERVICE_UNAVAILABLE, Some(1))
+            }
             AppError::Upstream { .. } => (StatusCode::SERVICE_UNAVAILABLE, Some(5)),
+            // Stored data that cannot be read is a fault, not an outage: retrying cannot help.
+            AppError::Store(StoreError::Malformed(_)) => (StatusCode::INTERNAL_SERVER_ERROR, None),
             AppError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, Some(2)),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, None),
         }
@@ -49,6 +54,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, retry_after) = self.status_and_retry();
         let message = match &self.0 {
+            AppError::Store(e @ StoreError::Malformed(_)) => {
+                tracing::error!(error = %e, "stored data cannot be read");
+                "internal error".to_string()
+            }
             AppError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 "the store is unavailable; try again shortly".to_string()

@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod health;
 mod idempotency;
+mod limits;
 mod lots;
 mod metrics;
 mod openapi;
@@ -17,8 +18,10 @@ mod problems;
 mod reconciliation;
 mod renewals;
 mod reports;
+mod request_id;
 mod review;
 mod sandbox;
+mod staff;
 mod views;
 
 pub use error::ApiError;
@@ -27,11 +30,13 @@ use crate::error::AppError;
 use crate::services::{Mode, Services};
 use aggregates::metadata::{Actor, EventMetadata, Role};
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, StatusCode};
-use axum::Router;
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::{middleware, Router};
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 /// What every handler can reach.
@@ -41,11 +46,14 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The service's routes.
 pub fn router(services: AppState) -> Router {
+    let settings = &services.settings;
+    let timeout = |limit| middleware::from_fn_with_state(limit, limits::timeout);
     let mut app = Router::new()
         .merge(health::routes())
         .merge(metrics::routes())
         .merge(lots::routes())
         .merge(desk::routes())
+        .merge(staff::routes())
         .merge(owner::routes())
         .merge(payments::routes())
         .merge(problems::routes())
@@ -55,12 +63,15 @@ pub fn router(services: AppState) -> Router {
         .merge(reconciliation::routes())
         .merge(openapi::routes())
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .merge(renewals::routes(services.settings.photo_max_bytes));
-    if services.settings.mode == Mode::Sandbox {
-        app = app.merge(sandbox::routes());
+        .layer(timeout(settings.request_timeout))
+        .merge(renewals::routes(settings.photo_max_bytes).layer(timeout(settings.upload_timeout)));
+    if settings.mode == Mode::Sandbox {
+        app = app.merge(sandbox::routes().layer(timeout(settings.request_timeout)));
     }
+    let in_flight = Arc::new(Semaphore::new(settings.max_in_flight));
     app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(in_flight, limits::in_flight))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -74,6 +85,11 @@ pub fn router(services: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::map_request(request_id::drop_unacceptable))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .with_state(services)
 }
 

@@ -35,6 +35,12 @@ pub struct Settings {
     pub read_wait: Duration,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Longest a request may take, body included (503 `timeout` after).
+    pub request_timeout: Duration,
+    /// Longest a renewal upload (with its photo) may take.
+    pub upload_timeout: Duration,
+    /// Requests handled at once by one instance; more answer 503 `overloaded`.
+    pub max_in_flight: usize,
 }
 
 impl Default for Settings {
@@ -50,6 +56,9 @@ impl Default for Settings {
             review_target: chrono::Duration::hours(24),
             read_wait: Duration::from_secs(5),
             trusted_proxies: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(120),
+            max_in_flight: 512,
         }
     }
 }

@@ -267,3 +267,184 @@ async fn outbox_failed_lists_held_notices_and_resend_records_the_reason(t: TestS
 }
 
 crate::on_both_stores!(outbox_failed_lists_held_notices_and_resend_records_the_reason);
+
+fn stdout_token(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "the token alone on stdout: {stdout:?}");
+    assert!(lines[0].starts_with("plt_"), "{stdout:?}");
+    lines[0].to_string()
+}
+
+fn staff_list(t: &TestStore) -> Vec<serde_json::Value> {
+    let out = permit_ledger(&t.env(), &["staff", "list", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn forget_credentials_and_restart(t: &TestStore) {
+    sqlx::query("DELETE FROM staff_credentials")
+        .execute(&t.store.db.write)
+        .await
+        .unwrap();
+    permit_ledger::app::staff::sync_credentials(&t.store.log, &t.store.db)
+        .await
+        .unwrap();
+}
+
+/// `staff rotate` prints a new token alone and the old one stops working; `staff revoke` ends
+/// the member's access; `staff list` shows both; and neither comes undone when the credentials
+/// table is lost and rebuilt from the ledger at the next start.
+async fn staff_rotate_and_revoke_hold_across_a_rebuild_of_the_credentials(t: TestStore) {
+    let mut env = t.env();
+    env.push(("PERMIT_LEDGER_STAFF_TOKEN_DAYS", "30".into()));
+    let add = |name: &str| {
+        stdout_token(&permit_ledger(
+            &env,
+            &["staff", "add", "--role", "admin", "--name", name],
+        ))
+    };
+    let (first, second) = (add("甲"), add("乙"));
+    let listed = staff_list(&t);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0]["name"], "甲");
+    assert_eq!(listed[0]["roles"], serde_json::json!(["admin"]));
+    assert_eq!(listed[0]["status"], "active");
+    let expires: chrono::DateTime<chrono::Utc> =
+        listed[0]["expires_at"].as_str().unwrap().parse().unwrap();
+    let days = (expires - chrono::Utc::now()).num_hours() as f64 / 24.0;
+    assert!((29.9..=30.0).contains(&days), "expires in {days} days");
+    let id = |i: usize| listed[i]["staff_id"].as_str().unwrap().to_string();
+    let (first_id, second_id) = (id(0), id(1));
+
+    let rotated = stdout_token(&permit_ledger(
+        &t.env(),
+        &["staff", "rotate", "--id", &second_id],
+    ));
+    assert_ne!(rotated, second);
+    assert!(authenticate(&t.store.db, &second).await.unwrap().is_none());
+    assert_eq!(
+        authenticate(&t.store.db, &rotated)
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        "乙"
+    );
+
+    let out = permit_ledger(&t.env(), &["staff", "revoke", "--id", &first_id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(authenticate(&t.store.db, &first).await.unwrap().is_none());
+    let listed = staff_list(&t);
+    assert_eq!(listed[0]["status"], "revoked");
+    assert_eq!(listed[1]["status"], "active");
+
+    let out = permit_ledger(&t.env(), &["staff", "revoke", "--id", &first_id]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("revoked already"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = permit_ledger(&t.env(), &["staff", "rotate", "--id", &first_id]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no token for a revoked member");
+
+    forget_credentials_and_restart(&t).await;
+    assert!(authenticate(&t.store.db, &first).await.unwrap().is_none());
+    assert!(authenticate(&t.store.db, &second).await.unwrap().is_none());
+    assert!(authenticate(&t.store.db, &rotated).await.unwrap().is_some());
+}
+
+async fn staff_revoke_and_rotate_refuse_an_unknown_id(t: TestStore) {
+    let unknown = uuid::Uuid::new_v4().to_string();
+    for command in ["revoke", "rotate"] {
+        let out = permit_ledger(&t.env(), &["staff", command, "--id", &unknown]);
+        assert!(!out.status.success());
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("no such staff member"), "{stderr}");
+    }
+    let out = permit_ledger(&t.env(), &["staff", "revoke", "--id", "李老师"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+}
+
+crate::on_both_stores!(
+    staff_rotate_and_revoke_hold_across_a_rebuild_of_the_credentials,
+    staff_revoke_and_rotate_refuse_an_unknown_id,
+);
+
+#[test]
+fn a_token_term_out_of_range_is_refused_with_the_setting_named() {
+    let dir = TempDir::new();
+    for days in ["0", "3651"] {
+        let out = permit_ledger(
+            &[
+                ("DATABASE_URL", String::new()),
+                ("PERMIT_LEDGER_DATA_DIR", dir.0.display().to_string()),
+                ("PERMIT_LEDGER_STAFF_TOKEN_DAYS", days.into()),
+            ],
+            &["staff", "add", "--role", "admin", "--name", "x"],
+        );
+        assert_eq!(out.status.code(), Some(2), "clap's usage error");
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("token-days"), "{stderr}");
+    }
+}
+
+/// A member added before tokens expired (a version 1 `StaffAdded`, no expiry) keeps a working
+/// token, expiring 90 days after the event was recorded.
+async fn a_token_from_before_expiry_existed_expires_90_days_after_it_was_issued(t: TestStore) {
+    let token = permit_ledger::app::staff::new_token();
+    let digest = permit_ledger::app::staff::token_digest(&token);
+    let meta = serde_json::to_value(crate::helpers::admin_meta().to_map()).unwrap();
+    let staff_id = uuid::Uuid::new_v4().to_string();
+    let stored = t
+        .store
+        .log
+        .append(
+            "staff",
+            &staff_id,
+            0,
+            permit_ledger::store::GENESIS,
+            &[permit_ledger::store::NewEvent {
+                event_type: "StaffAdded".into(),
+                event_version: "1".into(),
+                payload: serde_json::json!({"StaffAdded": {"name": "老王", "roles": ["admin"],
+                    "token_digest": digest}}),
+                metadata: meta,
+            }],
+        )
+        .await
+        .unwrap();
+    forget_credentials_and_restart(&t).await;
+    assert!(authenticate(&t.store.db, &token).await.unwrap().is_some());
+    let listed = staff_list(&t);
+    let expires: chrono::DateTime<chrono::Utc> =
+        listed[0]["expires_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        expires.timestamp_millis(),
+        (stored[0].recorded_at + chrono::Duration::days(90)).timestamp_millis()
+    );
+    assert_eq!(listed[0]["status"], "active");
+}
+
+crate::on_both_stores!(a_token_from_before_expiry_existed_expires_90_days_after_it_was_issued);

@@ -30,6 +30,8 @@ const ROUTES: &[(&str, &str)] = &[
         "post",
         "/api/v1/admin/payments/problems/{problem_id}/resolve",
     ),
+    ("get", "/api/v1/admin/staff"),
+    ("post", "/api/v1/admin/staff/{staff_id}/revoke"),
     ("post", "/api/v1/lots/{lot_id}/codes"),
     ("post", "/api/v1/lots/{lot_id}/sessions"),
     ("delete", "/api/v1/sessions/current"),
