@@ -6,6 +6,7 @@ pub mod desk_journal;
 pub mod desk_renewals;
 pub mod given_up;
 pub mod lookup;
+pub mod metrics;
 pub mod owner;
 pub mod payment_callbacks;
 pub mod payment_problems;

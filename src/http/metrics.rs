@@ -2,6 +2,7 @@
 //! when scraped, so every instance reports the same numbers and a restart loses none.
 
 use super::AppState;
+use crate::app::metrics::Figures;
 use crate::error::AppError;
 use crate::services::Services;
 use crate::sms::budget;
@@ -60,9 +61,10 @@ fn escape(v: &str) -> String {
 }
 
 async fn render(svc: &Services) -> Result<String, AppError> {
+    let figures = Figures::gather(svc).await?;
     let mut out = String::new();
-    let projections = svc.read.list().await?;
-    let head = svc.store.log.head().await?;
+    let projections = &figures.projections;
+    let head = figures.head;
     let mut f = Family::new(
         &mut out,
         "permit_ledger_feed_head",
@@ -76,7 +78,7 @@ async fn render(svc: &Services) -> Result<String, AppError> {
         "gauge",
         "The last position each projection has applied.",
     );
-    for p in &projections {
+    for p in projections {
         f.sample(
             "permit_ledger_projection_position",
             &[("projection", &p.name)],
@@ -89,7 +91,7 @@ async fn render(svc: &Services) -> Result<String, AppError> {
         "gauge",
         "Events between the feed's head and each projection's checkpoint.",
     );
-    for p in &projections {
+    for p in projections {
         f.sample(
             "permit_ledger_projection_lag_events",
             &[("projection", &p.name)],
@@ -97,12 +99,7 @@ async fn render(svc: &Services) -> Result<String, AppError> {
         );
     }
 
-    let outbox: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT kind, status, count(*) FROM outbox WHERE status IN ('pending', 'failed')
-          GROUP BY kind, status ORDER BY kind, status",
-    )
-    .fetch_all(&svc.store.db.read)
-    .await?;
+    let outbox = &figures.outbox;
     for (status, name, help) in [
         (
             "pending",
@@ -129,12 +126,7 @@ async fn render(svc: &Services) -> Result<String, AppError> {
         }
     }
 
-    let attempts: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT provider, coalesce(outcome, 'unanswered'), count(*) FROM sms_attempts
-          GROUP BY provider, coalesce(outcome, 'unanswered') ORDER BY 1, 2",
-    )
-    .fetch_all(&svc.store.db.read)
-    .await?;
+    let attempts = &figures.sms_attempts;
     let mut f = Family::new(
         &mut out,
         "permit_ledger_sms_attempts",
@@ -142,7 +134,7 @@ async fn render(svc: &Services) -> Result<String, AppError> {
         "SMS send attempts recorded, by provider and outcome (sent, not_sent, refused, \
          answer_lost, unanswered, resend_authorised).",
     );
-    for (provider, outcome, n) in &attempts {
+    for (provider, outcome, n) in attempts {
         f.sample(
             "permit_ledger_sms_attempts",
             &[("provider", provider), ("outcome", outcome)],
@@ -150,7 +142,7 @@ async fn render(svc: &Services) -> Result<String, AppError> {
         );
     }
 
-    let limit = i64::from(svc.settings.sms_daily_budget);
+    let limit = figures.sms_daily_budget;
     let mut f = Family::new(
         &mut out,
         "permit_ledger_sms_daily_budget",
@@ -158,18 +150,14 @@ async fn render(svc: &Services) -> Result<String, AppError> {
         "SMS one lot may send per business day.",
     );
     f.sample("permit_ledger_sms_daily_budget", &[], limit);
-    let today = budget::today(
-        &svc.store.db,
-        aggregates::business_time::business_date(svc.clock.now()),
-    )
-    .await?;
+    let today = &figures.sms_sent_today;
     let mut f = Family::new(
         &mut out,
         "permit_ledger_sms_sent_today",
         "gauge",
         "SMS sent today (Asia/Shanghai) per lot.",
     );
-    for (lot, n) in &today {
+    for (lot, n) in today {
         f.sample("permit_ledger_sms_sent_today", &[("lot_id", lot)], *n);
     }
     let mut f = Family::new(
@@ -178,7 +166,7 @@ async fn render(svc: &Services) -> Result<String, AppError> {
         "gauge",
         "1 for a lot that has used 80 % or more of today's SMS budget.",
     );
-    for (lot, n) in &today {
+    for (lot, n) in today {
         let near = i64::from(*n >= budget::warning_mark(limit));
         f.sample("permit_ledger_sms_budget_near", &[("lot_id", lot)], near);
     }
