@@ -7,6 +7,7 @@ pub mod desk_renewals;
 pub mod given_up;
 pub mod lookup;
 pub mod metrics;
+pub mod own_writes;
 pub mod owner;
 pub mod payment_callbacks;
 pub mod payment_problems;

@@ -12,6 +12,7 @@ mod limits;
 mod lots;
 mod metrics;
 mod openapi;
+mod own_writes;
 mod owner;
 mod payments;
 mod problems;
@@ -69,7 +70,8 @@ pub fn router(services: AppState) -> Router {
         app = app.merge(sandbox::routes().layer(timeout(settings.request_timeout)));
     }
     let in_flight = Arc::new(Semaphore::new(settings.max_in_flight));
-    app.fallback(not_found)
+    app.layer(middleware::from_fn_with_state(services.clone(), own_writes::track))
+        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(in_flight, limits::in_flight))
         .layer(CatchPanicLayer::custom(panic_response))

@@ -110,6 +110,19 @@ async fn finish(
     Ok(())
 }
 
+/// Whether message `id` was sent already (an attempt the provider accepted): the process may
+/// have stopped before marking its work done.
+pub async fn sent_before(db: &Db, id: &str) -> Result<bool, StoreError> {
+    let sent: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sms_attempts WHERE message_id = $1 AND outcome = $2",
+    )
+    .bind(id)
+    .bind(Outcome::Sent.as_str())
+    .fetch_one(&db.read)
+    .await?;
+    Ok(sent > 0)
+}
+
 /// Why message `id` must not be sent again, if so: its latest attempt may have gone out (no
 /// answer recorded, or the answer was lost) and no resend was authorised after it.
 pub async fn held_back(db: &Db, id: &str) -> Result<Option<String>, StoreError> {

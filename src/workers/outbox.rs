@@ -135,12 +135,20 @@ impl From<SmsError> for Failure {
     }
 }
 
-/// Sends a notice once: held (failed, with why) when an earlier attempt may have gone out and
-/// no resend was authorised since (`permit-ledger outbox resend`); counted against its lot's
+/// Sends a notice once: done without sending when an earlier attempt was sent; held (failed,
+/// with why) when an earlier attempt may have gone out and no resend was authorised since (`permit-ledger outbox resend`); counted against its lot's
 /// daily budget when sent (notices are owed, so the budget never stops them).
 async fn send_notice(svc: &Services, id: &str, p: &Value) -> Result<(), Failure> {
     let message = sms_of(id, p)?;
     let db = &svc.store.db;
+    if attempts::sent_before(db, id)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        // Sent by an earlier claim whose process stopped before marking the work done.
+        tracing::info!(%id, "the notice was sent already; not sent again");
+        return Ok(());
+    }
     if let Some(why) = attempts::held_back(db, id)
         .await
         .map_err(|e| e.to_string())?

@@ -20,6 +20,7 @@ mod http_hardening;
 mod http_security;
 mod load;
 mod openapi;
+mod own_writes;
 mod payment_problems;
 mod privacy;
 mod production;

@@ -667,3 +667,25 @@ async fn tencent_sms_a_notice_whose_attempt_never_got_an_answer_recorded_is_held
     assert!(error.unwrap().contains("never answered"));
     assert_eq!(fake.requests(), 0, "nothing sent");
 }
+
+#[tokio::test]
+async fn tencent_sms_a_notice_sent_before_the_process_stopped_is_not_sent_again() {
+    let fake = tencent().await;
+    let (config, _dir) = config("tencent", &fake.url, SECRET_KEY, TENCENT_TEMPLATES);
+    let outbox = Outbox::with(config.gateway()).await;
+    outbox.enqueue_approval("sms:53").await;
+    // What a process killed after the provider accepted the notice, before the row was marked
+    // done, leaves: a sent attempt and a pending row.
+    sqlx::query(
+        "INSERT INTO sms_attempts (message_id, attempt, provider, template, started_at,
+                                   finished_at, outcome, provider_code, detail)
+         VALUES ('sms:53', 1, 'tencent', 'approved', '2022-05-20T02:00:00.000Z',
+                 '2022-05-20T02:00:00.100Z', 'sent', 'ok', 'serial-1')",
+    )
+    .execute(&outbox.svc.store.db.write)
+    .await
+    .unwrap();
+    assert_eq!(outbox.dispatch().await, 1);
+    assert_eq!(outbox.row("sms:53").await.0, "done");
+    assert_eq!(fake.requests(), 0, "not sent a second time");
+}
