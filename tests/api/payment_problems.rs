@@ -27,25 +27,7 @@ async fn rejected_and_refund_asked(w: &World) -> Refunding {
     w.app
         .wait_renewal(&owner, &renewal_id, "under_review")
         .await;
-    let reviewer = w.app.reviewer().await;
-    let (status, body) = w
-        .app
-        .post(
-            &format!("/api/v1/review/renewals/{renewal_id}/reject"),
-            Some(&reviewer),
-            json!({"reason": "照片不清晰"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = w
-        .app
-        .post(
-            &format!("/api/v1/renewals/{renewal_id}/refund"),
-            Some(&owner),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    w.reject_and_ask_refund(&owner, &renewal_id).await;
     Refunding {
         owner,
         permit_id,

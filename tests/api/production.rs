@@ -139,6 +139,29 @@ async fn world_with(backend: Backend, provider: &str) -> World {
 }
 
 impl World {
+    /// The reviewer rejects the renewal (照片不清晰) and its owner asks for the refund.
+    pub(crate) async fn reject_and_ask_refund(&self, owner: &str, renewal_id: &str) {
+        let reviewer = self.app.reviewer().await;
+        let (status, body) = self
+            .app
+            .post(
+                &format!("/api/v1/review/renewals/{renewal_id}/reject"),
+                Some(&reviewer),
+                json!({"reason": "照片不清晰"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = self
+            .app
+            .post(
+                &format!("/api/v1/renewals/{renewal_id}/refund"),
+                Some(owner),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+
     /// Desk set-up, then the owner signs in with the code the SMS gateway delivered and the
     /// WeChat OAuth code of the page. Returns (owner token, permit id).
     pub(crate) async fn signed_in_owner(&self) -> (String, String) {
@@ -320,25 +343,7 @@ async fn rejection_path(w: World) {
     assert!(w.pay.redeliver_payment(&order_id).await.is_success());
     assert_eq!(w.app.event_count().await, before);
 
-    let reviewer = w.app.reviewer().await;
-    let (status, body) = w
-        .app
-        .post(
-            &format!("/api/v1/review/renewals/{renewal_id}/reject"),
-            Some(&reviewer),
-            json!({"reason": "照片不清晰"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = w
-        .app
-        .post(
-            &format!("/api/v1/renewals/{renewal_id}/refund"),
-            Some(&owner),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    w.reject_and_ask_refund(&owner, &renewal_id).await;
     let refund = w.wait_for_refund(1).await;
     assert_eq!((refund.refund, refund.total), (36000, 36000));
     assert_eq!(refund.out_trade_no, order_id);

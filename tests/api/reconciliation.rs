@@ -50,25 +50,7 @@ async fn a_clean_day_reconciles_with_exit_0(backend: Backend) {
     let w = world(backend).await;
     let (owner, renewal_id, _) = paid_renewal(&w).await;
     // Rejected and refunded the same day: a payment row and a refund row.
-    let reviewer = w.app.reviewer().await;
-    let (status, body) = w
-        .app
-        .post(
-            &format!("/api/v1/review/renewals/{renewal_id}/reject"),
-            Some(&reviewer),
-            json!({"reason": "照片不清晰"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = w
-        .app
-        .post(
-            &format!("/api/v1/renewals/{renewal_id}/refund"),
-            Some(&owner),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    w.reject_and_ask_refund(&owner, &renewal_id).await;
     let refund = w.wait_for_refund(1).await;
     assert_eq!(
         w.pay.finish_refund(&refund.out_refund_no, "SUCCESS").await,
