@@ -1,13 +1,13 @@
 //! The read side: runs every projection over the global feed, durably and exactly once.
 //!
 //! Each projection has a row in `projection_state` (version, generation, checkpoint position,
-//! lease). One runner per projection, across all instances, holds its lease; it reads the feed
-//! in batches after its checkpoint and applies each batch and the new checkpoint in one
-//! transaction, fenced on its lease and on the old checkpoint, so a batch takes effect exactly
-//! once even if two runners ever overlapped. Appends wake the runners (in-process at once;
+//! owner). One runner per projection, across all instances, holds its claim (a lock that goes
+//! with its holder: see `claim`); it reads the feed in batches after its checkpoint and applies
+//! each batch and the new checkpoint in one transaction, fenced on its ownership and on the old
+//! checkpoint, so a batch takes effect exactly once even if two runners ever overlapped. Appends wake the runners (in-process at once;
 //! other PostgreSQL instances through LISTEN/NOTIFY), with a slow poll as a safety net.
 
-mod lease;
+mod claim;
 mod runner;
 mod schema;
 mod state;
@@ -53,6 +53,7 @@ pub struct ReadSide {
     checkpoints: HashMap<&'static str, watch::Sender<i64>>,
     outbox_work: Arc<tokio::sync::Notify>,
     notify_peers: Arc<tokio::sync::Notify>,
+    claims: claim::Claims,
     batch_size: i64,
 }
 
@@ -71,6 +72,7 @@ impl ReadSide {
             checkpoints,
             outbox_work: Arc::new(tokio::sync::Notify::new()),
             notify_peers: Arc::new(tokio::sync::Notify::new()),
+            claims: claim::Claims::new(),
             batch_size: 500,
         })
     }
@@ -80,6 +82,12 @@ impl ReadSide {
     pub fn notify_appended(&self) {
         self.wake_local();
         self.notify_peers.notify_one();
+    }
+
+    async fn release(&self, name: &str) {
+        self.claims
+            .release(&self.store.log, &self.store.db, name, &self.owner)
+            .await;
     }
 
     fn wake_local(&self) {
@@ -105,7 +113,7 @@ impl ReadSide {
     }
 
     /// Starts one runner per projection (and, on PostgreSQL, the LISTEN task that wakes them
-    /// on other instances' appends). They stop, releasing their leases, when `shutdown` changes
+    /// on other instances' appends). They stop, releasing their claims, when `shutdown` changes
     /// to true; await the handles to know they have.
     pub fn spawn(
         self: &Arc<Self>,
@@ -220,7 +228,7 @@ impl ReadSide {
     }
 
     /// Asks for projection `name` to be rebuilt from the start of the feed; the runner holding
-    /// its lease builds a new generation beside the live one and swaps it in when caught up.
+    /// its claim builds a new generation beside the live one and swaps it in when caught up.
     /// Returns the generation that will replace the current one.
     pub async fn request_rebuild(&self, name: &str) -> Result<i32, ReadError> {
         self.projection(name)

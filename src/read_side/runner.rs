@@ -1,6 +1,6 @@
-//! One projection's runner: lease, read a batch, apply it with the checkpoint, repeat.
+//! One projection's runner: claim, read a batch, apply it with the checkpoint, repeat.
 
-use super::{lease, schema, state, ReadSide};
+use super::{schema, state, ReadSide};
 use crate::store::StoreError;
 use projections::{FeedEvent, Projection, ProjectionError, Tables};
 use std::sync::Arc;
@@ -14,7 +14,7 @@ enum RunError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Apply(#[from] ProjectionError),
-    #[error("lease lost to another runner")]
+    #[error("claim lost to another runner")]
     LostLease,
 }
 
@@ -42,30 +42,32 @@ pub(super) async fn run(
     let name = p.name();
     let mut appended = rs.appended.subscribe();
     let mut renewed: Option<Instant> = None;
-    let renew_every = Duration::from_secs(lease::TTL_S as u64 / 3);
+    let confirm_every = Duration::from_secs(2);
     loop {
         if *shutdown.borrow() {
-            lease::release(&rs.store.db, name, &rs.owner).await;
+            rs.release(name).await;
             return;
         }
-        if renewed.is_none_or(|at| at.elapsed() >= renew_every) {
-            renewed = match lease::acquire(&rs.store.db, name, &rs.owner).await {
+        if renewed.is_none_or(|at| at.elapsed() >= confirm_every) {
+            renewed = match rs.claims.acquire(&rs.store.log, &rs.store.db, name, &rs.owner).await {
                 Ok(true) => Some(Instant::now()),
                 Ok(false) => None,
                 Err(e) => {
-                    tracing::warn!(projection = name, error = %e, "lease check failed");
+                    tracing::warn!(projection = name, error = %e, "claim check failed");
                     None
                 }
             };
         }
         let wait = if renewed.is_none() {
-            Duration::from_secs(lease::TTL_S as u64 / 2)
+            // Someone else runs it; their lock goes with them, so look again soon.
+            Duration::from_secs(1)
         } else {
             match step(&rs, p.as_ref()).await {
                 Ok(Progress::Applied) => continue,
                 Ok(Progress::InFlight) => Duration::from_millis(2),
                 Ok(Progress::Idle) => Duration::from_millis(500),
                 Err(RunError::LostLease) => {
+                    rs.claims.forget(name).await;
                     renewed = None;
                     continue;
                 }
@@ -81,7 +83,7 @@ pub(super) async fn run(
             changed = shutdown.changed() => {
                 if changed.is_err() {
                     // The owner of the shutdown switch is gone: stop as if it had been thrown.
-                    lease::release(&rs.store.db, name, &rs.owner).await;
+                    rs.release(name).await;
                     return;
                 }
             }

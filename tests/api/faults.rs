@@ -10,12 +10,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
-fn start(t: &TestStore) -> Server {
+pub(crate) fn start(t: &TestStore) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_permit-ledger"))
         .arg("serve")
         .envs(t.env())
@@ -40,7 +40,7 @@ fn start(t: &TestStore) -> Server {
     Server { child, base }
 }
 
-fn staff(t: &TestStore, role: &str) -> String {
+pub(crate) fn staff(t: &TestStore, role: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_permit-ledger"))
         .args(["staff", "add", "--role", role, "--name", "测试"])
         .envs(t.env())
@@ -51,7 +51,7 @@ fn staff(t: &TestStore, role: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-async fn call(
+pub(crate) async fn call(
     http: &reqwest::Client,
     method: &str,
     url: String,
@@ -269,9 +269,9 @@ async fn the_service_killed_under_load_loses_nothing_it_acknowledged(t: TestStor
 
     let server = start(&t);
     let base = server.base.clone();
-    // Every acknowledged submission and approval is there after the restart. Until the dead
-    // process's projection leases expire, reads answer 503 projection_lagging (never stale
-    // data): a client retries, as this one does.
+    // Every acknowledged submission and approval is there after the restart. While the views
+    // catch up, reads answer 503 projection_lagging (never stale data): a client retries, as
+    // this one does.
     let read = |owner: String, renewal: String, position: i64| {
         let (http, base) = (http.clone(), base.clone());
         async move {

@@ -30,4 +30,5 @@ mod route_guards;
 mod sms_gateways;
 mod staff;
 mod store;
+mod takeover;
 mod wechat_pay_client;
