@@ -50,6 +50,7 @@ impl ServeArgs {
             codes_per_address: self.codes_per_address,
             sms_daily_budget: self.sms_daily_budget,
             trusted_proxies: self.trusted_proxies.clone(),
+            stalled_after: std::time::Duration::from_secs(self.stalled_after_s),
             ..Default::default()
         }
     }
@@ -116,7 +117,7 @@ pub enum OutboxCommand {
 /// `projections` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ProjectionsCommand {
-    /// One projection a line: name, version, position, lag.
+    /// One projection a line: name, version, position, lag, status.
     List {
         /// Print JSON instead.
         #[arg(long)]
@@ -127,6 +128,31 @@ pub enum ProjectionsCommand {
     Rebuild {
         /// The projection's name.
         name: String,
+    },
+    /// Try the event a stalled projection is stuck on again now (after fixing the cause); if it
+    /// parked events, also rebuild it, which applies them in order.
+    Retry {
+        /// The projection's name.
+        name: String,
+    },
+    /// Go past the event a stalled projection is stuck on, without applying it; recorded with
+    /// the reason among its parked events.
+    Skip {
+        /// The projection's name.
+        name: String,
+        /// The position it is stuck at (`projections list` shows it).
+        position: i64,
+        /// Why it may be skipped.
+        #[arg(long)]
+        reason: String,
+    },
+    /// The events a projection went past without applying.
+    Parked {
+        /// The projection's name.
+        name: String,
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -174,6 +200,16 @@ pub struct ServeArgs {
         global = true
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Seconds a projection may keep failing on one event before `/readyz` answers 503
+    /// `projection_stalled`.
+    #[arg(
+        long,
+        env = "PERMIT_LEDGER_STALLED_AFTER_S",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub stalled_after_s: u64,
     /// Address to listen on.
     #[arg(
         long,

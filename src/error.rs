@@ -143,6 +143,9 @@ impl From<crate::read_side::ReadError> for AppError {
             crate::read_side::ReadError::Unknown(name) => {
                 AppError::Internal(format!("unknown projection {name}"))
             }
+            e @ crate::read_side::ReadError::NotStuckThere { .. } => {
+                AppError::Internal(e.to_string())
+            }
             crate::read_side::ReadError::Store(e) => AppError::Store(e),
         }
     }

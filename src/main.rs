@@ -175,13 +175,51 @@ async fn projections(store: Store, command: ProjectionsCommand) -> anyhow::Resul
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 for p in list {
+                    let status = match (p.status, p.failing_position) {
+                        ("stalled", Some(at)) => format!(
+                            "stalled at {at} ({} failures): {}",
+                            p.failures,
+                            p.last_error.as_deref().unwrap_or("")
+                        ),
+                        ("parked", _) => format!("parked {}", p.parked),
+                        (status, _) => status.to_string(),
+                    };
                     println!(
-                        "{}\tversion={}\tposition={}\tlag={}{}",
-                        p.name,
-                        p.version,
-                        p.position,
-                        p.lag,
-                        if p.rebuilding { "\trebuilding" } else { "" }
+                        "{}\tversion={}\tposition={}\tlag={}\t{status}",
+                        p.name, p.version, p.position, p.lag
+                    );
+                }
+            }
+        }
+        ProjectionsCommand::Retry { name } => {
+            read.request_retry(&name).await?;
+            println!("{name}: asked to try again; `projections list` shows how it goes");
+        }
+        ProjectionsCommand::Skip {
+            name,
+            position,
+            reason,
+        } => {
+            read.request_skip(&name, position, &reason).await?;
+            println!(
+                "{name}: asked to go past position {position}; `projections parked {name}` records it"
+            );
+        }
+        ProjectionsCommand::Parked { name, json } => {
+            let parked = read.parked(&name).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&parked)?);
+            } else {
+                for e in parked {
+                    println!(
+                        "{}\tgeneration={}\tposition={}\t{}\t{}\tby {}\t{}",
+                        e.name,
+                        e.generation,
+                        e.position,
+                        e.event_type,
+                        e.parked_at,
+                        e.parked_by,
+                        e.error
                     );
                 }
             }

@@ -426,6 +426,10 @@ impl Projection for Cards {
     fn version(&self) -> i32 {
         1
     }
+    fn on_poison(&self) -> crate::PoisonPolicy {
+        // A view that only shows: an event it cannot apply is parked, the rest goes on.
+        crate::PoisonPolicy::Park
+    }
     fn tables(&self) -> &'static [&'static str] {
         TABLES
     }

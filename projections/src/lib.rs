@@ -20,7 +20,7 @@ pub mod texts;
 
 pub use decode::{decode_lot, decode_permit};
 pub use feed::FeedEvent;
-pub use projection::{Projection, ProjectionError, Tables};
+pub use projection::{PoisonPolicy, Projection, ProjectionError, Tables};
 
 /// Every read model the service runs, in a stable order.
 pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {

@@ -33,6 +33,10 @@ impl Projection for PlateIndex {
     fn version(&self) -> i32 {
         1
     }
+    fn on_poison(&self) -> crate::PoisonPolicy {
+        // A view that only shows: an event it cannot apply is parked, the rest goes on.
+        crate::PoisonPolicy::Park
+    }
     fn tables(&self) -> &'static [&'static str] {
         TABLES
     }

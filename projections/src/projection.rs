@@ -20,6 +20,11 @@ pub trait Projection: Send + Sync + 'static {
     /// Portable DDL (PostgreSQL and SQLite) creating its tables and indexes; `{name}` stands
     /// for the physical name of the owned table `name` in the generation being created.
     fn schema(&self) -> &'static [&'static str];
+    /// What the runner does with an event `apply` keeps failing on (after its retries).
+    /// Projections whose rows carry money or messages stop; a view that only shows may park.
+    fn on_poison(&self) -> PoisonPolicy {
+        PoisonPolicy::Stop
+    }
     /// Applies one event inside the runner's transaction. Events it does not use are ignored.
     async fn apply(
         &self,
@@ -27,6 +32,15 @@ pub trait Projection: Send + Sync + 'static {
         tables: &Tables,
         event: &FeedEvent,
     ) -> Result<(), ProjectionError>;
+}
+
+/// What happens to an event a projection cannot apply, once its retries are spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoisonPolicy {
+    /// Stay before it (stalled) until an operator retries or skips it: nothing may be missed.
+    Stop,
+    /// Record it in `projection_parked` with the error and go on past it.
+    Park,
 }
 
 /// Physical table names of one generation of a projection.
@@ -56,6 +70,37 @@ impl Tables {
         tables.iter().fold(sql.to_string(), |sql, base| {
             sql.replace(&format!("{{{base}}}"), &self.get(base))
         })
+    }
+}
+
+impl ProjectionError {
+    /// Whether retrying later may cure it (the database unreachable, busy, restarting, or a
+    /// transaction that lost a race), as opposed to an event this code cannot apply.
+    pub fn is_transient(&self) -> bool {
+        let ProjectionError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    // SQLITE_BUSY (5) and SQLITE_LOCKED (6), also in their extended forms.
+                    matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6))
+                } else {
+                    // PostgreSQL: serialization failure or deadlock (40…), resources (53…),
+                    // operator intervention such as a shutdown (57…), connection (08…).
+                    ["40", "53", "57", "08"].iter().any(|c| code.starts_with(c))
+                }
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Configuration(_) => true,
+            _ => false,
+        }
     }
 }
 

@@ -162,7 +162,7 @@ impl Lifecycle {
 
     /// Whether this lifecycle's renewal is rejected (and refunded) rather than approved.
     fn rejected(&self) -> bool {
-        self.k % 3 == 0
+        self.k.is_multiple_of(3)
     }
 
     /// The commands, in order, with the metadata each carries.

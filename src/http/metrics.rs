@@ -98,6 +98,32 @@ async fn render(svc: &Services) -> Result<String, AppError> {
             p.lag,
         );
     }
+    let mut f = Family::new(
+        &mut out,
+        "permit_ledger_projection_failures",
+        "gauge",
+        "Failed attempts at the event each projection is stuck on (0 when it is not stuck).",
+    );
+    for p in projections {
+        f.sample(
+            "permit_ledger_projection_failures",
+            &[("projection", &p.name)],
+            i64::from(p.failures),
+        );
+    }
+    let mut f = Family::new(
+        &mut out,
+        "permit_ledger_projection_parked_events",
+        "gauge",
+        "Events each projection's live generation went past without applying.",
+    );
+    for p in projections {
+        f.sample(
+            "permit_ledger_projection_parked_events",
+            &[("projection", &p.name)],
+            p.parked,
+        );
+    }
 
     let outbox = &figures.outbox;
     for (status, name, help) in [

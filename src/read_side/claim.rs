@@ -143,13 +143,17 @@ impl Held {
             self.locked.clear();
             self.owned.clear();
             let options = pool.connect_options().as_ref().clone();
-            let c = sqlx::PgConnection::connect_with(&options.application_name("permit-ledger runner locks"))
-                .await?;
+            let c = sqlx::PgConnection::connect_with(
+                &options.application_name("permit-ledger runner locks"),
+            )
+            .await?;
             self.connection = Some(c);
         }
         let c = self.connection.as_mut().expect("just opened");
         let answer = if self.locked.contains(name) {
-            sqlx::query_scalar::<_, bool>("SELECT true").fetch_one(&mut *c).await
+            sqlx::query_scalar::<_, bool>("SELECT true")
+                .fetch_one(&mut *c)
+                .await
         } else {
             sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
                 .bind(lock_key(name))

@@ -12,7 +12,7 @@ mod runner;
 mod schema;
 mod state;
 
-pub use state::ProjectionInfo;
+pub use state::{ParkedEvent, ProjectionInfo, Stalled};
 
 use crate::store::{Backend, Store, StoreError};
 use projections::Projection;
@@ -33,6 +33,14 @@ pub enum ReadError {
     /// No such projection.
     #[error("no projection named {0}")]
     Unknown(String),
+    /// A skip named a position the projection is not stuck on.
+    #[error("the projection is not stuck at position {position} (stuck at: {failing:?})")]
+    NotStuckThere {
+        /// The position given.
+        position: i64,
+        /// Where it is stuck, if anywhere.
+        failing: Option<i64>,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -55,11 +63,22 @@ pub struct ReadSide {
     notify_peers: Arc<tokio::sync::Notify>,
     claims: claim::Claims,
     batch_size: i64,
+    retry_base: Duration,
 }
 
 impl ReadSide {
     /// The read side over `store` with the given projections.
     pub fn new(store: Store, projections: Vec<Arc<dyn Projection>>) -> Arc<Self> {
+        Self::retrying_after(store, projections, Duration::from_secs(1))
+    }
+
+    /// The same, with the first wait before retrying a failing event set to `base` (it doubles
+    /// with each failure, up to 60 times `base`).
+    pub fn retrying_after(
+        store: Store,
+        projections: Vec<Arc<dyn Projection>>,
+        base: Duration,
+    ) -> Arc<Self> {
         let checkpoints = projections
             .iter()
             .map(|p| (p.name(), watch::channel(0).0))
@@ -74,6 +93,7 @@ impl ReadSide {
             notify_peers: Arc::new(tokio::sync::Notify::new()),
             claims: claim::Claims::new(),
             batch_size: 500,
+            retry_base: base,
         })
     }
 
@@ -236,6 +256,58 @@ impl ReadSide {
         state::request_rebuild(&self.store.db, name).await?;
         self.notify_appended();
         Ok(state::generation(&self.store.db, name).await? + 1)
+    }
+
+    /// Asks the runner of projection `name` to try the event it is stuck on again at once; if
+    /// it parked events, it also rebuilds, which applies them in order with today's code.
+    pub async fn request_retry(&self, name: &str) -> Result<(), ReadError> {
+        self.projection(name)
+            .ok_or_else(|| ReadError::Unknown(name.to_string()))?;
+        state::request_retry(&self.store.db, name).await?;
+        self.notify_appended();
+        Ok(())
+    }
+
+    /// Asks the runner of projection `name` to go past the event at `position`, which it is
+    /// stuck on, recording `reason`; `NotStuckThere` when it is not stuck there.
+    pub async fn request_skip(
+        &self,
+        name: &str,
+        position: i64,
+        reason: &str,
+    ) -> Result<(), ReadError> {
+        self.projection(name)
+            .ok_or_else(|| ReadError::Unknown(name.to_string()))?;
+        if !state::request_skip(&self.store.db, name, position, reason).await? {
+            let info = state::info(&self.store, name, self.store.log.head().await?).await?;
+            return Err(ReadError::NotStuckThere {
+                position,
+                failing: info.failing_position,
+            });
+        }
+        self.notify_appended();
+        Ok(())
+    }
+
+    /// The events projection `name` went past without applying.
+    pub async fn parked(&self, name: &str) -> Result<Vec<ParkedEvent>, ReadError> {
+        self.projection(name)
+            .ok_or_else(|| ReadError::Unknown(name.to_string()))?;
+        Ok(state::parked(&self.store.db, name).await?)
+    }
+
+    /// The projections that have failed on one event for longer than `threshold`.
+    pub async fn stalled(&self, threshold: Duration) -> Result<Vec<Stalled>, ReadError> {
+        let cutoff = chrono::Utc::now()
+            - chrono::Duration::from_std(threshold).unwrap_or(chrono::Duration::zero());
+        Ok(state::failing(&self.store.db)
+            .await?
+            .into_iter()
+            .filter(|p| {
+                chrono::DateTime::parse_from_rfc3339(&p.failing_since)
+                    .is_ok_and(|since| since <= cutoff)
+            })
+            .collect())
     }
 
     /// The current generation of projection `name`.

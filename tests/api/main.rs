@@ -22,6 +22,7 @@ mod load;
 mod openapi;
 mod own_writes;
 mod payment_problems;
+mod poison;
 mod privacy;
 mod production;
 mod read_side;

@@ -71,7 +71,11 @@ async fn a_restart_after_kill_9_reads_at_once(t: TestStore) {
     let (lot, _) = new_lot(&http, &server.base, &admin).await;
     let position = new_card(&http, &server.base, &admin, &lot).await;
     let (status, _) = queue_at(&http, &server.base, &reviewer, position).await;
-    assert_eq!(status, StatusCode::OK, "the running service reads its write");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the running service reads its write"
+    );
     kill(server);
 
     let server = start(&t);
@@ -95,9 +99,15 @@ async fn a_surviving_instance_takes_over_the_projections_of_a_killed_one(t: Test
     let first = start(&t);
     let (lot, at) = new_lot(&http, &first.base, &admin).await;
     // The first instance has applied the lot: it holds the claims.
-    assert_eq!(queue_at(&http, &first.base, &reviewer, at).await.0, StatusCode::OK);
+    assert_eq!(
+        queue_at(&http, &first.base, &reviewer, at).await.0,
+        StatusCode::OK
+    );
     let second = start(&t);
-    assert_eq!(queue_at(&http, &second.base, &reviewer, at).await.0, StatusCode::OK);
+    assert_eq!(
+        queue_at(&http, &second.base, &reviewer, at).await.0,
+        StatusCode::OK
+    );
     kill(first);
 
     let killed = Instant::now();
