@@ -5,6 +5,7 @@ pub mod desk;
 pub mod desk_journal;
 pub mod desk_renewals;
 pub mod given_up;
+pub mod idempotency_keys;
 pub mod lookup;
 pub mod metrics;
 pub mod own_writes;
