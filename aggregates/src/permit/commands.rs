@@ -111,6 +111,14 @@ pub enum PermitCommand {
         /// The new vehicle.
         plate: Plate,
     },
+    /// The desk registers a second vehicle for the days the card's own vehicle is restricted
+    /// (凡在职职工限行日备案第二辆车).
+    AddSecondVehicle {
+        /// The second vehicle.
+        plate: Plate,
+    },
+    /// The desk removes the card's second vehicle.
+    RemoveSecondVehicle,
     /// The owner chose this card's vehicle on the lot's page (manual step 2).
     ChooseVehicle {
         /// The plate typed.

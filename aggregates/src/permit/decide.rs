@@ -69,12 +69,31 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
             if plate == card.plate {
                 return Err(PermitError::NoChange);
             }
+            if card.second_plate.as_ref() == Some(&plate) {
+                return Err(PermitError::SameVehicle);
+            }
             Ok(vec![
                 PermitEvent::VehicleUnbound {
                     plate: card.plate.clone(),
                 },
                 PermitEvent::VehicleBound { plate },
             ])
+        }
+        PermitCommand::AddSecondVehicle { plate } => {
+            if plate == card.plate {
+                return Err(PermitError::SameVehicle);
+            }
+            if card.second_plate.is_some() {
+                return Err(PermitError::SecondVehicleExists);
+            }
+            Ok(vec![PermitEvent::SecondVehicleAdded { plate }])
+        }
+        PermitCommand::RemoveSecondVehicle => {
+            let plate = card
+                .second_plate
+                .clone()
+                .ok_or(PermitError::NoSecondVehicle)?;
+            Ok(vec![PermitEvent::SecondVehicleRemoved { plate }])
         }
         PermitCommand::ChooseVehicle { plate, owner } => {
             owned_by(card, &owner)?;

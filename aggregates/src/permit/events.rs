@@ -40,6 +40,16 @@ pub enum PermitEvent {
         /// The vehicle taken.
         plate: Plate,
     },
+    /// A second vehicle was registered on the card, for its vehicle's restricted days.
+    SecondVehicleAdded {
+        /// The second vehicle.
+        plate: Plate,
+    },
+    /// The card's second vehicle was removed.
+    SecondVehicleRemoved {
+        /// The vehicle let go.
+        plate: Plate,
+    },
     /// The owner chose this card's vehicle on the lot's page.
     VehicleChosen {
         /// The vehicle.
@@ -269,6 +279,8 @@ impl PermitEvent {
             PermitEvent::VehicleUnbound { .. } => "VehicleUnbound",
             PermitEvent::VehicleBound { .. } => "VehicleBound",
             PermitEvent::VehicleChosen { .. } => "VehicleChosen",
+            PermitEvent::SecondVehicleAdded { .. } => "SecondVehicleAdded",
+            PermitEvent::SecondVehicleRemoved { .. } => "SecondVehicleRemoved",
             PermitEvent::RenewalSubmitted { .. } => "RenewalSubmitted",
             PermitEvent::DeskRenewalPaid { .. } => "DeskRenewalPaid",
             PermitEvent::Paid { .. } => "Paid",

@@ -24,6 +24,9 @@ pub struct Card {
     pub coverage: Vec<Period>,
     /// The renewals, oldest first.
     pub renewals: Vec<Renewal>,
+    /// The second vehicle, let in on the days `plate` is restricted.
+    #[serde(default)]
+    pub second_plate: Option<Plate>,
 }
 
 /// Where a renewal stands.
@@ -342,6 +345,7 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
             phone,
             coverage: vec![validity],
             renewals: Vec::new(),
+            second_plate: None,
         });
         return;
     }
@@ -356,6 +360,8 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
         }
         PermitEvent::VehicleUnbound { .. } => {}
         PermitEvent::VehicleBound { plate } => card.plate = plate,
+        PermitEvent::SecondVehicleAdded { plate } => card.second_plate = Some(plate),
+        PermitEvent::SecondVehicleRemoved { .. } => card.second_plate = None,
         PermitEvent::RenewalSubmitted {
             renewal_id,
             period,

@@ -266,6 +266,83 @@ fn changing_the_vehicle_unbinds_the_old_plate() {
         .then_expect_error(PermitError::NoChange);
 }
 
+// ---- the second vehicle ----
+
+fn second() -> Plate {
+    Plate::parse("京B12340").unwrap()
+}
+
+#[test]
+fn the_desk_registers_and_removes_a_second_vehicle() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::AddSecondVehicle { plate: second() })
+        .then_expect_events(vec![PermitEvent::SecondVehicleAdded { plate: second() }]);
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            PermitEvent::SecondVehicleAdded { plate: second() },
+        ])
+        .when(PermitCommand::RemoveSecondVehicle)
+        .then_expect_events(vec![PermitEvent::SecondVehicleRemoved { plate: second() }]);
+}
+
+#[test]
+fn a_second_vehicle_differs_from_the_first_and_there_is_one_at_a_time() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::AddSecondVehicle { plate: plate() })
+        .then_expect_error(PermitError::SameVehicle);
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            PermitEvent::SecondVehicleAdded { plate: second() },
+        ])
+        .when(PermitCommand::AddSecondVehicle {
+            plate: Plate::parse("京C99999").unwrap(),
+        })
+        .then_expect_error(PermitError::SecondVehicleExists);
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::RemoveSecondVehicle)
+        .then_expect_error(PermitError::NoSecondVehicle);
+    PermitTest::with(())
+        .given_no_previous_events()
+        .when(PermitCommand::AddSecondVehicle { plate: second() })
+        .then_expect_error(PermitError::NotIssued);
+}
+
+#[test]
+fn the_card_cannot_move_onto_its_own_second_vehicle() {
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            PermitEvent::SecondVehicleAdded { plate: second() },
+        ])
+        .when(PermitCommand::ChangeVehicle { plate: second() })
+        .then_expect_error(PermitError::SameVehicle);
+}
+
+#[test]
+fn a_removed_second_vehicle_leaves_room_for_another() {
+    let mut permit = Permit::default();
+    for e in [
+        issued(),
+        PermitEvent::SecondVehicleAdded { plate: second() },
+        PermitEvent::SecondVehicleRemoved { plate: second() },
+    ] {
+        cqrs_es::Aggregate::apply(&mut permit, e);
+    }
+    assert_eq!(permit.card.as_ref().unwrap().second_plate, None);
+    let other = Plate::parse("京C99999").unwrap();
+    assert_eq!(
+        permit.decide(PermitCommand::AddSecondVehicle {
+            plate: other.clone()
+        }),
+        Ok(vec![PermitEvent::SecondVehicleAdded { plate: other }])
+    );
+}
+
 // ---- choosing the vehicle ----
 
 #[test]
