@@ -9,7 +9,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 const CARD_COLUMNS: &str = "c.permit_id, c.lot_id, l.name AS lot_name, l.product_name, c.plate, \
-     c.holder_name, c.phone, c.valid_from, c.valid_to, c.coverage";
+     c.holder_name, c.phone, c.valid_from, c.valid_to, c.coverage, c.second_plate, \
+     l.service_phone";
 
 const RENEWAL_COLUMNS: &str = "renewal_id, permit_id, period_from, period_to, amount_fen, \
      channel, status, reject_reason, submitted_at, paid_at, decided_at, refunded_at, order_id, \
@@ -77,6 +78,8 @@ fn card_json(row: &AnyRow, svc: &Services, audience: Audience) -> Result<Value, 
         "valid_from": row.try_get::<String, _>("valid_from")?,
         "valid_to": row.try_get::<String, _>("valid_to")?,
         "status": status.as_str(),
+        "second_plate": row.try_get::<Option<String>, _>("second_plate")?,
+        "service_phone": row.try_get::<Option<String>, _>("service_phone")?,
     });
     if audience == Audience::Staff {
         card["phone"] = json!(phone);
