@@ -50,6 +50,7 @@ impl ServeArgs {
             codes_per_address: self.codes_per_address,
             sms_daily_budget: self.sms_daily_budget,
             trusted_proxies: self.trusted_proxies.clone(),
+            gate_log: self.gate_log,
             ..Default::default()
         }
     }
@@ -174,6 +175,16 @@ pub struct ServeArgs {
         global = true
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Gate checks logged for the office (target `gate_check`): `off`, `sampled` (one in 100
+    /// and every refusal) or `all`.
+    #[arg(
+        long,
+        env = "PERMIT_LEDGER_GATE_LOG",
+        value_enum,
+        default_value = "sampled",
+        global = true
+    )]
+    pub gate_log: crate::gate::GateLog,
     /// Address to listen on.
     #[arg(
         long,
@@ -254,6 +265,8 @@ pub enum StaffRole {
     Reviewer,
     /// Read-only auditors.
     Auditor,
+    /// A lot's barrier controller or plate camera (the gate check only).
+    Gate,
 }
 
 impl From<StaffRole> for aggregates::metadata::Role {
@@ -262,6 +275,7 @@ impl From<StaffRole> for aggregates::metadata::Role {
             StaffRole::Admin => Self::Admin,
             StaffRole::Reviewer => Self::Reviewer,
             StaffRole::Auditor => Self::Auditor,
+            StaffRole::Gate => Self::Gate,
         }
     }
 }

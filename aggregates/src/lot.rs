@@ -171,7 +171,9 @@ fn is_service_phone(text: &str) -> bool {
     let body = text.strip_prefix('+').unwrap_or(text);
     (3..=20).contains(&text.chars().count())
         && body.chars().any(|c| c.is_ascii_digit())
-        && body.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
 }
 
 /// Whether `text` is non-blank and at most `max` characters.

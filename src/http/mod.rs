@@ -6,9 +6,11 @@ mod client_address;
 mod desk;
 mod error;
 mod extract;
+mod gate;
 mod health;
 mod idempotency;
 mod limits;
+mod lot_settings;
 mod lots;
 mod metrics;
 mod openapi;
@@ -22,6 +24,7 @@ mod reports;
 mod request_id;
 mod review;
 mod sandbox;
+mod second_vehicle;
 mod staff;
 mod views;
 
@@ -54,6 +57,9 @@ pub fn router(services: AppState) -> Router {
         .merge(metrics::routes())
         .merge(lots::routes())
         .merge(desk::routes())
+        .merge(gate::routes())
+        .merge(second_vehicle::routes())
+        .merge(lot_settings::routes())
         .merge(staff::routes())
         .merge(owner::routes())
         .merge(payments::routes())

@@ -32,6 +32,8 @@ pub struct Services {
     pub ledger: Ledger,
     /// The projections.
     pub read: Arc<ReadSide>,
+    /// The gate's in-memory model (kept current by [`crate::gate::follow`]).
+    pub gate: Arc<crate::gate::Gate>,
     /// The business clock.
     pub clock: Clock,
     /// Settings.
@@ -109,6 +111,7 @@ impl Services {
             store,
             ledger,
             read,
+            gate: Arc::new(crate::gate::Gate::new(settings.gate_log)),
             clock: adapters.clock,
             address_limit: AddressLimiter::new(settings.codes_per_address),
             code_timing: Default::default(),

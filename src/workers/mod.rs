@@ -17,6 +17,12 @@ pub use outbox::dispatch_due;
 /// Starts the workers; they stop when `shutdown` turns true.
 pub fn spawn(services: Arc<Services>, shutdown: watch::Receiver<bool>) {
     tokio::spawn(outbox::run(services.clone(), shutdown.clone()));
+    tokio::spawn(crate::gate::follow(
+        services.gate.clone(),
+        services.store.log.clone(),
+        services.read.appended(),
+        shutdown.clone(),
+    ));
     tokio::spawn(desk_recovery::run(services.clone(), shutdown.clone()));
     tokio::spawn(crate::audit::worker::run(
         services.clone(),

@@ -134,12 +134,24 @@ mod tests {
                 rotation(
                     "2026-03-30",
                     "2026-06-28",
-                    [(1, [1, 6]), (2, [2, 7]), (3, [3, 8]), (4, [4, 9]), (5, [5, 0])],
+                    [
+                        (1, [1, 6]),
+                        (2, [2, 7]),
+                        (3, [3, 8]),
+                        (4, [4, 9]),
+                        (5, [5, 0]),
+                    ],
                 ),
                 rotation(
                     "2026-06-29",
                     "2026-09-27",
-                    [(1, [5, 0]), (2, [1, 6]), (3, [2, 7]), (4, [3, 8]), (5, [4, 9])],
+                    [
+                        (1, [5, 0]),
+                        (2, [1, 6]),
+                        (3, [2, 7]),
+                        (4, [3, 8]),
+                        (5, [4, 9]),
+                    ],
                 ),
             ],
             vec![day("2026-05-01")],
@@ -186,7 +198,9 @@ mod tests {
         assert!(!cal.is_restricted(&plate("京A12346"), day("2026-04-11")));
         assert!(!cal.is_restricted(&plate("京A12346"), day("2026-04-12")));
         assert!(!cal.is_restricted(&plate("京A12346"), day("2026-10-05")));
-        assert!(!RestrictionCalendar::default().is_restricted(&plate("京A12346"), day("2026-04-06")));
+        assert!(
+            !RestrictionCalendar::default().is_restricted(&plate("京A12346"), day("2026-04-06"))
+        );
     }
 
     #[test]
@@ -194,7 +208,13 @@ mod tests {
         let mut period = rotation(
             "2026-04-01",
             "2026-04-30",
-            [(1, [1, 6]), (2, [2, 7]), (3, [3, 8]), (4, [4, 9]), (5, [5, 0])],
+            [
+                (1, [1, 6]),
+                (2, [2, 7]),
+                (3, [3, 8]),
+                (4, [4, 9]),
+                (5, [5, 0]),
+            ],
         );
         period.digits.insert(6, vec![6]);
         let cal = RestrictionCalendar::new(vec![period], vec![]).unwrap();
