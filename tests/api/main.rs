@@ -13,6 +13,7 @@ mod desk_renewals;
 mod fakes;
 mod faults;
 mod fixtures;
+mod gate;
 mod helpers;
 mod http_bad_input;
 mod http_flows;
