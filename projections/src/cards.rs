@@ -34,7 +34,8 @@ const SCHEMA: &[&str] = &[
         valid_to TEXT NOT NULL,
         coverage TEXT NOT NULL,
         issued_at TEXT NOT NULL,
-        second_plate TEXT
+        second_plate TEXT,
+        hidden INTEGER NOT NULL DEFAULT 0
     )",
     "CREATE INDEX {cards}_owner ON {cards} (lot_id, phone)",
     "CREATE INDEX {cards}_plate ON {cards} (lot_id, plate)",
@@ -259,6 +260,16 @@ async fn apply_permit(
             .execute(&mut *tx)
             .await?;
         }
+        PermitEvent::CardHidden {} | PermitEvent::CardShown {} => {
+            let hidden = i32::from(matches!(permit_event, PermitEvent::CardHidden {}));
+            sqlx::query(&format!(
+                "UPDATE {cards} SET hidden = $1 WHERE permit_id = $2"
+            ))
+            .bind(hidden)
+            .bind(permit_id)
+            .execute(&mut *tx)
+            .await?;
+        }
         PermitEvent::VehicleUnbound { .. } | PermitEvent::VehicleChosen { .. } => {}
         PermitEvent::RenewalSubmitted {
             renewal_id,
@@ -453,7 +464,7 @@ impl Projection for Cards {
         "cards"
     }
     fn version(&self) -> i32 {
-        // 2: the lot's service phone and the card's second vehicle.
+        // 2: the lot's service phone, the card's second vehicle, hidden cards.
         2
     }
     fn tables(&self) -> &'static [&'static str] {

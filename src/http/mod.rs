@@ -16,6 +16,7 @@ mod metrics;
 mod openapi;
 mod own_writes;
 mod owner;
+mod owner_list;
 mod payments;
 mod problems;
 mod reconciliation;
@@ -62,6 +63,7 @@ pub fn router(services: AppState) -> Router {
         .merge(lot_settings::routes())
         .merge(staff::routes())
         .merge(owner::routes())
+        .merge(owner_list::routes())
         .merge(payments::routes())
         .merge(problems::routes())
         .merge(review::routes())

@@ -22,6 +22,7 @@ mod http_security;
 mod load;
 mod openapi;
 mod own_writes;
+mod owner_list;
 mod payment_problems;
 mod privacy;
 mod production;

@@ -43,6 +43,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/vehicles"),
     ("get", "/api/v1/permits"),
     ("get", "/api/v1/permits/{permit_id}"),
+    ("post", "/api/v1/permits/{permit_id}/hide"),
+    ("post", "/api/v1/permits/{permit_id}/show"),
     ("post", "/api/v1/permits/{permit_id}/renewals"),
     ("get", "/api/v1/renewals/{renewal_id}"),
     ("post", "/api/v1/renewals/{renewal_id}/refund"),

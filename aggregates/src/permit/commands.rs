@@ -119,6 +119,16 @@ pub enum PermitCommand {
     },
     /// The desk removes the card's second vehicle.
     RemoveSecondVehicle,
+    /// The owner removes the card from their list (移除此卡); it stays valid.
+    HideCard {
+        /// The verified phone of the session.
+        owner: Phone,
+    },
+    /// The owner adds the card back to their list (添加至长租管理).
+    ShowCard {
+        /// The verified phone of the session.
+        owner: Phone,
+    },
     /// The owner chose this card's vehicle on the lot's page (manual step 2).
     ChooseVehicle {
         /// The plate typed.

@@ -95,6 +95,20 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
                 .ok_or(PermitError::NoSecondVehicle)?;
             Ok(vec![PermitEvent::SecondVehicleRemoved { plate }])
         }
+        PermitCommand::HideCard { owner } => {
+            owned_by(card, &owner)?;
+            if card.hidden {
+                return Err(PermitError::NoChange);
+            }
+            Ok(vec![PermitEvent::CardHidden {}])
+        }
+        PermitCommand::ShowCard { owner } => {
+            owned_by(card, &owner)?;
+            if !card.hidden {
+                return Err(PermitError::NoChange);
+            }
+            Ok(vec![PermitEvent::CardShown {}])
+        }
         PermitCommand::ChooseVehicle { plate, owner } => {
             owned_by(card, &owner)?;
             if plate != card.plate {

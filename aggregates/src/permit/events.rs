@@ -50,6 +50,10 @@ pub enum PermitEvent {
         /// The vehicle let go.
         plate: Plate,
     },
+    /// The owner removed the card from their list (移除此卡).
+    CardHidden {},
+    /// The owner added the card back to their list (添加至长租管理).
+    CardShown {},
     /// The owner chose this card's vehicle on the lot's page.
     VehicleChosen {
         /// The vehicle.
@@ -280,6 +284,8 @@ impl PermitEvent {
             PermitEvent::VehicleBound { .. } => "VehicleBound",
             PermitEvent::VehicleChosen { .. } => "VehicleChosen",
             PermitEvent::SecondVehicleAdded { .. } => "SecondVehicleAdded",
+            PermitEvent::CardHidden { .. } => "CardHidden",
+            PermitEvent::CardShown { .. } => "CardShown",
             PermitEvent::SecondVehicleRemoved { .. } => "SecondVehicleRemoved",
             PermitEvent::RenewalSubmitted { .. } => "RenewalSubmitted",
             PermitEvent::DeskRenewalPaid { .. } => "DeskRenewalPaid",

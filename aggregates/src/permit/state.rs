@@ -27,6 +27,9 @@ pub struct Card {
     /// The second vehicle, let in on the days `plate` is restricted.
     #[serde(default)]
     pub second_plate: Option<Plate>,
+    /// The owner removed it from their list.
+    #[serde(default)]
+    pub hidden: bool,
 }
 
 /// Where a renewal stands.
@@ -346,6 +349,7 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
             coverage: vec![validity],
             renewals: Vec::new(),
             second_plate: None,
+            hidden: false,
         });
         return;
     }
@@ -362,6 +366,8 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
         PermitEvent::VehicleBound { plate } => card.plate = plate,
         PermitEvent::SecondVehicleAdded { plate } => card.second_plate = Some(plate),
         PermitEvent::SecondVehicleRemoved { .. } => card.second_plate = None,
+        PermitEvent::CardHidden {} => card.hidden = true,
+        PermitEvent::CardShown {} => card.hidden = false,
         PermitEvent::RenewalSubmitted {
             renewal_id,
             period,

@@ -343,6 +343,36 @@ fn a_removed_second_vehicle_leaves_room_for_another() {
     );
 }
 
+// ---- the owner's list ----
+
+#[test]
+fn the_holder_hides_a_card_and_adds_it_back() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::HideCard { owner: holder() })
+        .then_expect_events(vec![PermitEvent::CardHidden {}]);
+    PermitTest::with(())
+        .given(vec![issued(), PermitEvent::CardHidden {}])
+        .when(PermitCommand::ShowCard { owner: holder() })
+        .then_expect_events(vec![PermitEvent::CardShown {}]);
+}
+
+#[test]
+fn only_the_holder_hides_and_nothing_changes_twice() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::HideCard { owner: stranger() })
+        .then_expect_error(PermitError::NotHolder);
+    PermitTest::with(())
+        .given(vec![issued(), PermitEvent::CardHidden {}])
+        .when(PermitCommand::HideCard { owner: holder() })
+        .then_expect_error(PermitError::NoChange);
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::ShowCard { owner: holder() })
+        .then_expect_error(PermitError::NoChange);
+}
+
 // ---- choosing the vehicle ----
 
 #[test]
