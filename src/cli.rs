@@ -51,6 +51,7 @@ impl ServeArgs {
             sms_daily_budget: self.sms_daily_budget,
             trusted_proxies: self.trusted_proxies.clone(),
             gate_log: self.gate_log,
+            reminder_days: self.reminder_days.clone(),
             ..Default::default()
         }
     }
@@ -185,6 +186,17 @@ pub struct ServeArgs {
         global = true
     )]
     pub gate_log: crate::gate::GateLog,
+    /// SMS reminders before a card's last approved period ends, in days (comma-separated,
+    /// each 1–365); empty for none.
+    #[arg(
+        long,
+        env = "PERMIT_LEDGER_REMINDER_DAYS",
+        value_delimiter = ',',
+        default_value = "30,7",
+        value_parser = clap::value_parser!(u32).range(1..=365),
+        global = true
+    )]
+    pub reminder_days: Vec<u32>,
     /// Address to listen on.
     #[arg(
         long,

@@ -89,6 +89,17 @@ impl Services {
         env: production::Source<'_>,
     ) -> Result<Arc<Self>, StartError> {
         let fail = |e: &dyn std::fmt::Display| StartError::Failed(e.to_string());
+        let mut settings = settings;
+        let reminder_template =
+            env("PERMIT_LEDGER_SMS_TEMPLATE_REMINDER").is_some_and(|v| !v.trim().is_empty());
+        if settings.mode == Mode::Production && !reminder_template {
+            if !settings.reminder_days.is_empty() {
+                tracing::warn!(
+                    "PERMIT_LEDGER_SMS_TEMPLATE_REMINDER is not set: no reminders are sent"
+                );
+            }
+            settings.reminder_days.clear();
+        }
         let adapters = match settings.mode {
             Mode::Production => Adapters::production(env).await?,
             Mode::Sandbox => Adapters::sandbox(data_dir, sandbox_start)?,

@@ -43,6 +43,10 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// Which gate checks are logged for the office.
     pub gate_log: crate::gate::GateLog,
+    /// Reminders before a card's last approved period ends, in days (none: no reminders).
+    pub reminder_days: Vec<u32>,
+    /// How often the reminder worker looks for reminders owed.
+    pub reminder_every: Duration,
 }
 
 impl Default for Settings {
@@ -62,6 +66,8 @@ impl Default for Settings {
             upload_timeout: Duration::from_secs(120),
             max_in_flight: 512,
             gate_log: crate::gate::GateLog::default(),
+            reminder_days: vec![30, 7],
+            reminder_every: Duration::from_secs(60),
         }
     }
 }

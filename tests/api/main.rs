@@ -28,6 +28,7 @@ mod privacy;
 mod production;
 mod read_side;
 mod reconciliation;
+mod reminders;
 mod route_guards;
 mod sms_gateways;
 mod staff;
