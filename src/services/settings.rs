@@ -43,7 +43,8 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// Which gate checks are logged for the office.
     pub gate_log: crate::gate::GateLog,
-    /// Reminders before a card's last approved period ends, in days (none: no reminders).
+    /// Reminders before a card's last approved period ends, in days (none: no reminders; the
+    /// command line's default is 30 and 7).
     pub reminder_days: Vec<u32>,
     /// How often the reminder worker looks for reminders owed.
     pub reminder_every: Duration,
@@ -66,7 +67,7 @@ impl Default for Settings {
             upload_timeout: Duration::from_secs(120),
             max_in_flight: 512,
             gate_log: crate::gate::GateLog::default(),
-            reminder_days: vec![30, 7],
+            reminder_days: Vec::new(),
             reminder_every: Duration::from_secs(60),
         }
     }

@@ -38,6 +38,7 @@ async fn wait_for_reminders(app: &TestApp, phone: &str, n: usize) -> Vec<String>
 
 async fn the_holder_is_reminded_30_and_7_days_before_the_end_once_each(backend: Backend) {
     let settings = Settings {
+        reminder_days: vec![30, 7],
         reminder_every: Duration::from_millis(50),
         ..Settings::default()
     };
