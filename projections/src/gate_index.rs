@@ -148,3 +148,115 @@ impl GateIndex {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aggregates::values::RestrictionPeriod;
+    use serde_json::json;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn plate(s: &str) -> Plate {
+        Plate::parse(s).unwrap()
+    }
+
+    struct Feed {
+        index: GateIndex,
+        position: i64,
+    }
+
+    impl Feed {
+        fn push(&mut self, aggregate_type: &str, id: Uuid, payload: serde_json::Value) {
+            self.position += 1;
+            let event_type = payload.as_object().unwrap().keys().next().unwrap().clone();
+            let event = FeedEvent {
+                position: self.position,
+                aggregate_type: aggregate_type.into(),
+                aggregate_id: id.to_string(),
+                sequence: 1,
+                event_type,
+                event_version: "1".into(),
+                payload,
+                metadata: json!({}),
+                recorded_at: "2022-05-20T02:00:00Z".parse().unwrap(),
+                hash: None,
+                prev_hash: None,
+            };
+            self.index.apply(&event).unwrap();
+        }
+
+        fn permit(&mut self, id: Uuid, event: PermitEvent) {
+            self.push("permit", id, serde_json::to_value(event).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_index_follows_vehicle_moves_and_second_vehicles() {
+        let lot = Uuid::from_u128(1);
+        let card = Uuid::from_u128(2);
+        let mut feed = Feed {
+            index: GateIndex::default(),
+            position: 0,
+        };
+        let calendar = RestrictionCalendar::new(
+            vec![RestrictionPeriod {
+                period: Period::new(day("2022-01-01"), day("2022-12-31")).unwrap(),
+                digits: [(1, vec![1, 6])].into_iter().collect(),
+            }],
+            vec![],
+        )
+        .unwrap();
+        feed.push(
+            "lot",
+            lot,
+            serde_json::to_value(LotEvent::RestrictionsSet { calendar }).unwrap(),
+        );
+        feed.permit(
+            card,
+            PermitEvent::PermitIssued {
+                lot_id: lot,
+                plate: plate("京A66666"),
+                holder_name: "王老师".into(),
+                phone: aggregates::values::Phone::parse("13912345678").unwrap(),
+                validity: Period::new(day("2021-06-01"), day("2022-05-31")).unwrap(),
+            },
+        );
+        feed.permit(
+            card,
+            PermitEvent::SecondVehicleAdded {
+                plate: plate("京B12345"),
+            },
+        );
+        let monday = day("2022-05-23");
+        let reason = |feed: &Feed, p: &str| feed.index.check(lot, &plate(p), monday).reason;
+        assert_eq!(reason(&feed, "京A66666"), GateReason::Active);
+        assert_eq!(reason(&feed, "京B12345"), GateReason::SecondVehicle);
+        // The card moves to a vehicle ending in 7: no longer restricted on Mondays.
+        feed.permit(
+            card,
+            PermitEvent::VehicleUnbound {
+                plate: plate("京A66666"),
+            },
+        );
+        feed.permit(
+            card,
+            PermitEvent::VehicleBound {
+                plate: plate("京A66667"),
+            },
+        );
+        assert_eq!(reason(&feed, "京A66666"), GateReason::NoPermit);
+        assert_eq!(reason(&feed, "京A66667"), GateReason::Active);
+        assert_eq!(reason(&feed, "京B12345"), GateReason::SecondVehicleNotToday);
+        feed.permit(
+            card,
+            PermitEvent::SecondVehicleRemoved {
+                plate: plate("京B12345"),
+            },
+        );
+        assert_eq!(reason(&feed, "京B12345"), GateReason::NoPermit);
+        assert_eq!(feed.index.position(), 6);
+    }
+}
