@@ -187,7 +187,7 @@ pub struct ServeArgs {
     )]
     pub gate_log: crate::gate::GateLog,
     /// SMS reminders before a card's last approved period ends, in days (comma-separated,
-    /// each 1–365); empty for none.
+    /// each 1–365).
     #[arg(
         long,
         env = "PERMIT_LEDGER_REMINDER_DAYS",
