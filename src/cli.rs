@@ -51,6 +51,8 @@ impl ServeArgs {
             sms_daily_budget: self.sms_daily_budget,
             trusted_proxies: self.trusted_proxies.clone(),
             stalled_after: std::time::Duration::from_secs(self.stalled_after_s),
+            gate_log: self.gate_log,
+            reminder_days: self.reminder_days.clone(),
             ..Default::default()
         }
     }
@@ -210,6 +212,27 @@ pub struct ServeArgs {
         global = true
     )]
     pub stalled_after_s: u64,
+    /// Gate checks logged for the office (target `gate_check`): `off`, `sampled` (one in 100
+    /// and every refusal) or `all`.
+    #[arg(
+        long,
+        env = "PERMIT_LEDGER_GATE_LOG",
+        value_enum,
+        default_value = "sampled",
+        global = true
+    )]
+    pub gate_log: crate::gate::GateLog,
+    /// SMS reminders before a card's last approved period ends, in days (comma-separated,
+    /// each 1–365).
+    #[arg(
+        long,
+        env = "PERMIT_LEDGER_REMINDER_DAYS",
+        value_delimiter = ',',
+        default_value = "30,7",
+        value_parser = clap::value_parser!(u32).range(1..=365),
+        global = true
+    )]
+    pub reminder_days: Vec<u32>,
     /// Address to listen on.
     #[arg(
         long,
@@ -290,6 +313,8 @@ pub enum StaffRole {
     Reviewer,
     /// Read-only auditors.
     Auditor,
+    /// A lot's barrier controller or plate camera (the gate check only).
+    Gate,
 }
 
 impl From<StaffRole> for aggregates::metadata::Role {
@@ -298,6 +323,7 @@ impl From<StaffRole> for aggregates::metadata::Role {
             StaffRole::Admin => Self::Admin,
             StaffRole::Reviewer => Self::Reviewer,
             StaffRole::Auditor => Self::Auditor,
+            StaffRole::Gate => Self::Gate,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod bench;
 pub mod cli;
 pub mod error;
+pub mod gate;
 pub mod http;
 pub mod ledger;
 pub mod payments;

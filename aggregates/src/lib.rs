@@ -7,6 +7,7 @@
 
 pub mod business_time;
 pub mod error_code;
+pub mod gate;
 pub mod lot;
 pub mod metadata;
 pub mod permit;

@@ -1,7 +1,7 @@
 //! A parking lot, the product it sells and its consent text.
 
 use crate::error_code::{ErrorCode, ErrorKind};
-use crate::values::{Fen, SeasonCalendar};
+use crate::values::{Fen, RestrictionCalendar, SeasonCalendar};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,16 @@ pub enum LotCommand {
         /// The new text and version.
         consent: Consent,
     },
+    /// Replace the lot's tail-number restriction calendar as a whole.
+    SetRestrictions {
+        /// The new calendar (validated when built).
+        calendar: RestrictionCalendar,
+    },
+    /// Set the office's service phone (客服电话) shown on the card page.
+    SetServicePhone {
+        /// Digits, spaces, `-` and a leading `+`; 3–20 characters.
+        service_phone: String,
+    },
 }
 
 /// Events of a lot.
@@ -62,6 +72,16 @@ pub enum LotEvent {
         /// The new consent.
         consent: Consent,
     },
+    /// The lot's restriction calendar was replaced.
+    RestrictionsSet {
+        /// The calendar now in force.
+        calendar: RestrictionCalendar,
+    },
+    /// The lot's service phone was set.
+    ServicePhoneSet {
+        /// The phone shown to owners.
+        service_phone: String,
+    },
 }
 
 impl DomainEvent for LotEvent {
@@ -69,6 +89,8 @@ impl DomainEvent for LotEvent {
         match self {
             LotEvent::LotRegistered { .. } => "LotRegistered",
             LotEvent::ConsentPublished { .. } => "ConsentPublished",
+            LotEvent::RestrictionsSet { .. } => "RestrictionsSet",
+            LotEvent::ServicePhoneSet { .. } => "ServicePhoneSet",
         }
         .to_string()
     }
@@ -95,6 +117,9 @@ pub enum LotError {
     /// The consent version is the one in force already.
     #[error("consent version already published")]
     ConsentVersionExists,
+    /// The service phone is not a phone number.
+    #[error("service_phone must be 3 to 20 digits, spaces or dashes, with an optional leading +")]
+    ServicePhone,
 }
 
 impl ErrorCode for LotError {
@@ -105,12 +130,13 @@ impl ErrorCode for LotError {
             LotError::Blank(_) => "invalid_input",
             LotError::Price => "invalid_input",
             LotError::ConsentVersionExists => "consent_version_exists",
+            LotError::ServicePhone => "invalid_service_phone",
         }
     }
     fn kind(&self) -> ErrorKind {
         match self {
             LotError::NotRegistered => ErrorKind::NotFound,
-            LotError::Blank(_) | LotError::Price => ErrorKind::Invalid,
+            LotError::Blank(_) | LotError::Price | LotError::ServicePhone => ErrorKind::Invalid,
             LotError::AlreadyRegistered | LotError::ConsentVersionExists => ErrorKind::Rule,
         }
     }
@@ -132,6 +158,22 @@ pub struct LotState {
     pub product: Product,
     /// The consent in force.
     pub consent: Consent,
+    /// The tail-number restriction calendar (empty: never restricted).
+    #[serde(default)]
+    pub restrictions: RestrictionCalendar,
+    /// The office's service phone, once set.
+    #[serde(default)]
+    pub service_phone: Option<String>,
+}
+
+/// Whether a service phone is digits, spaces and dashes (3–20 characters, a leading `+` allowed).
+fn is_service_phone(text: &str) -> bool {
+    let body = text.strip_prefix('+').unwrap_or(text);
+    (3..=20).contains(&text.chars().count())
+        && body.chars().any(|c| c.is_ascii_digit())
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
 }
 
 /// Whether `text` is non-blank and at most `max` characters.
@@ -185,6 +227,18 @@ impl Lot {
                 }
                 Ok(vec![LotEvent::ConsentPublished { consent }])
             }
+            LotCommand::SetRestrictions { calendar } => {
+                self.registered.as_ref().ok_or(LotError::NotRegistered)?;
+                Ok(vec![LotEvent::RestrictionsSet { calendar }])
+            }
+            LotCommand::SetServicePhone { service_phone } => {
+                self.registered.as_ref().ok_or(LotError::NotRegistered)?;
+                let service_phone = service_phone.trim().to_string();
+                if !is_service_phone(&service_phone) {
+                    return Err(LotError::ServicePhone);
+                }
+                Ok(vec![LotEvent::ServicePhoneSet { service_phone }])
+            }
         }
     }
 }
@@ -219,11 +273,23 @@ impl Aggregate for Lot {
                     name,
                     product,
                     consent,
+                    restrictions: RestrictionCalendar::default(),
+                    service_phone: None,
                 })
             }
             LotEvent::ConsentPublished { consent } => {
                 if let Some(lot) = self.registered.as_mut() {
                     lot.consent = consent;
+                }
+            }
+            LotEvent::RestrictionsSet { calendar } => {
+                if let Some(lot) = self.registered.as_mut() {
+                    lot.restrictions = calendar;
+                }
+            }
+            LotEvent::ServicePhoneSet { service_phone } => {
+                if let Some(lot) = self.registered.as_mut() {
+                    lot.service_phone = Some(service_phone);
                 }
             }
         }
@@ -360,5 +426,43 @@ mod tests {
                 consent: consent("v1"),
             })
             .then_expect_error(LotError::ConsentVersionExists);
+    }
+
+    #[test]
+    fn a_registered_lot_takes_a_restriction_calendar_and_a_service_phone() {
+        LotTest::with(())
+            .given(vec![registered()])
+            .when(LotCommand::SetRestrictions {
+                calendar: RestrictionCalendar::default(),
+            })
+            .then_expect_events(vec![LotEvent::RestrictionsSet {
+                calendar: RestrictionCalendar::default(),
+            }]);
+        LotTest::with(())
+            .given(vec![registered()])
+            .when(LotCommand::SetServicePhone {
+                service_phone: " 010-82805604 ".into(),
+            })
+            .then_expect_events(vec![LotEvent::ServicePhoneSet {
+                service_phone: "010-82805604".into(),
+            }]);
+    }
+
+    #[test]
+    fn settings_of_an_unknown_lot_or_a_bad_service_phone_are_refused() {
+        LotTest::with(())
+            .given_no_previous_events()
+            .when(LotCommand::SetRestrictions {
+                calendar: RestrictionCalendar::default(),
+            })
+            .then_expect_error(LotError::NotRegistered);
+        for bad in ["", "12", "call us", "+", "8280-5604-8280-5604-1"] {
+            LotTest::with(())
+                .given(vec![registered()])
+                .when(LotCommand::SetServicePhone {
+                    service_phone: bad.into(),
+                })
+                .then_expect_error(LotError::ServicePhone);
+        }
     }
 }

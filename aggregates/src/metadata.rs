@@ -14,6 +14,8 @@ pub enum Role {
     Reviewer,
     /// Reads everything, changes nothing.
     Auditor,
+    /// A lot's barrier controller or plate camera: asks the gate check, nothing else.
+    Gate,
     /// A vehicle owner, identified by a verified phone.
     Owner,
     /// The payment provider's notifications.
@@ -29,6 +31,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Reviewer => "reviewer",
             Role::Auditor => "auditor",
+            Role::Gate => "gate",
             Role::Owner => "owner",
             Role::PaymentProvider => "payment_provider",
             Role::System => "system",
@@ -41,6 +44,7 @@ impl Role {
             Role::Admin,
             Role::Reviewer,
             Role::Auditor,
+            Role::Gate,
             Role::Owner,
             Role::PaymentProvider,
             Role::System,

@@ -116,7 +116,7 @@ pub enum StaffError {
     #[error("name must not be blank")]
     NameRequired,
     /// No role, or a role staff cannot have.
-    #[error("roles must be one or more of admin, reviewer, auditor")]
+    #[error("roles must be one or more of admin, reviewer, auditor, gate")]
     Roles,
     /// A token's validity out of range.
     #[error("a token is valid for 1 to 3650 days")]
@@ -194,7 +194,7 @@ impl Staff {
                 }
                 roles.sort_by_key(|r| r.as_str());
                 roles.dedup();
-                let staff_roles = [Role::Admin, Role::Reviewer, Role::Auditor];
+                let staff_roles = [Role::Admin, Role::Reviewer, Role::Auditor, Role::Gate];
                 if roles.is_empty() || roles.iter().any(|r| !staff_roles.contains(r)) {
                     return Err(StaffError::Roles);
                 }

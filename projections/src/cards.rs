@@ -21,7 +21,8 @@ const SCHEMA: &[&str] = &[
         period_months INTEGER NOT NULL,
         season_starts TEXT NOT NULL,
         consent_version TEXT NOT NULL,
-        consent_text TEXT NOT NULL
+        consent_text TEXT NOT NULL,
+        service_phone TEXT
     )",
     "CREATE TABLE {cards} (
         permit_id TEXT PRIMARY KEY,
@@ -32,7 +33,9 @@ const SCHEMA: &[&str] = &[
         valid_from TEXT NOT NULL,
         valid_to TEXT NOT NULL,
         coverage TEXT NOT NULL,
-        issued_at TEXT NOT NULL
+        issued_at TEXT NOT NULL,
+        second_plate TEXT,
+        hidden INTEGER NOT NULL DEFAULT 0
     )",
     "CREATE INDEX {cards}_owner ON {cards} (lot_id, phone)",
     "CREATE INDEX {cards}_plate ON {cards} (lot_id, plate)",
@@ -173,6 +176,16 @@ async fn apply_lot(
             .execute(&mut *tx)
             .await?;
         }
+        LotEvent::ServicePhoneSet { service_phone } => {
+            sqlx::query(&format!(
+                "UPDATE {lots} SET service_phone = $1 WHERE lot_id = $2"
+            ))
+            .bind(service_phone)
+            .bind(lot_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        LotEvent::RestrictionsSet { .. } => {}
     }
     Ok(())
 }
@@ -226,6 +239,33 @@ async fn apply_permit(
                 "UPDATE {cards} SET plate = $1 WHERE permit_id = $2"
             ))
             .bind(plate.as_str())
+            .bind(permit_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        PermitEvent::SecondVehicleAdded { plate } => {
+            sqlx::query(&format!(
+                "UPDATE {cards} SET second_plate = $1 WHERE permit_id = $2"
+            ))
+            .bind(plate.as_str())
+            .bind(permit_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        PermitEvent::SecondVehicleRemoved { .. } => {
+            sqlx::query(&format!(
+                "UPDATE {cards} SET second_plate = NULL WHERE permit_id = $1"
+            ))
+            .bind(permit_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        PermitEvent::CardHidden {} | PermitEvent::CardShown {} => {
+            let hidden = i32::from(matches!(permit_event, PermitEvent::CardHidden {}));
+            sqlx::query(&format!(
+                "UPDATE {cards} SET hidden = $1 WHERE permit_id = $2"
+            ))
+            .bind(hidden)
             .bind(permit_id)
             .execute(&mut *tx)
             .await?;
@@ -424,7 +464,8 @@ impl Projection for Cards {
         "cards"
     }
     fn version(&self) -> i32 {
-        1
+        // 2: the lot's service phone, the card's second vehicle, hidden cards.
+        2
     }
     fn on_poison(&self) -> crate::PoisonPolicy {
         // A view that only shows: an event it cannot apply is parked, the rest goes on.

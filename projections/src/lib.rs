@@ -9,6 +9,7 @@ pub mod cards;
 pub mod daily_takings;
 mod decode;
 pub mod feed;
+pub mod gate_index;
 pub mod outbox;
 pub mod payment_dispatch;
 pub mod payment_problems;

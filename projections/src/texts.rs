@@ -36,6 +36,14 @@ pub fn refunded(lot_name: &str, plate: &str, amount: Fen) -> String {
     )
 }
 
+/// A card's last approved period ends soon (a reminder to renew).
+pub fn reminder(lot_name: &str, plate: &str, valid_to: chrono::NaiveDate) -> String {
+    signed(
+        lot_name,
+        format!("您的{plate}车证将于{valid_to}到期，请及时续费。"),
+    )
+}
+
 /// A verification code.
 pub fn code(lot_name: &str, code: &str, minutes: i64) -> String {
     signed(
@@ -66,6 +74,11 @@ pub mod params {
     /// A rejection: `[plate, reason]`.
     pub fn rejected(plate: &str, reason: &str) -> Vec<String> {
         vec![plate.to_string(), reason.to_string()]
+    }
+
+    /// A reminder: `[plate, valid_to]`, the date as `YYYY-MM-DD`.
+    pub fn reminder(plate: &str, valid_to: chrono::NaiveDate) -> Vec<String> {
+        vec![plate.to_string(), valid_to.to_string()]
     }
 
     /// A refund: `[plate, yuan]`, yuan with two decimals and no sign (`360.00`).

@@ -48,6 +48,24 @@ pub enum DeskAction {
         /// The plate it moves to.
         to: Plate,
     },
+    /// Bind the plate to the card, then register it as the card's second vehicle.
+    AddSecondVehicle {
+        /// The card.
+        permit_id: Uuid,
+        /// Its lot.
+        lot_id: Uuid,
+        /// The second vehicle.
+        plate: Plate,
+    },
+    /// Remove the card's second vehicle, then free its plate.
+    RemoveSecondVehicle {
+        /// The card.
+        permit_id: Uuid,
+        /// Its lot.
+        lot_id: Uuid,
+        /// The second vehicle.
+        plate: Plate,
+    },
 }
 
 impl DeskAction {
@@ -58,6 +76,12 @@ impl DeskAction {
             DeskAction::ChangeVehicle { permit_id, to, .. } => {
                 format!("vehicle:{permit_id}:{}", to.as_str())
             }
+            DeskAction::AddSecondVehicle {
+                permit_id, plate, ..
+            } => format!("second:{permit_id}:{}", plate.as_str()),
+            DeskAction::RemoveSecondVehicle {
+                permit_id, plate, ..
+            } => format!("second-off:{permit_id}:{}", plate.as_str()),
         }
     }
 
@@ -233,6 +257,101 @@ async fn steps(
             };
             Ok(changed.max(released))
         }
+        DeskAction::AddSecondVehicle {
+            permit_id,
+            lot_id,
+            plate,
+        } => {
+            let claimed = ledger
+                .execute::<VehicleBinding>(
+                    &binding_id(*lot_id, plate),
+                    BindingCommand::Claim {
+                        lot_id: *lot_id,
+                        plate: plate.clone(),
+                        permit_id: *permit_id,
+                    },
+                    meta,
+                )
+                .await;
+            match claimed {
+                Err(e) if binding_refused(&e) => return Err(Step::RefusedFirst(e.into())),
+                Err(e) => return Err(Step::Failed(e.into())),
+                Ok(_) => {}
+            }
+            let card = ledger
+                .load::<Permit>(&permit_id.to_string())
+                .await
+                .map_err(|e| Step::Failed(e.into()))?;
+            if card
+                .aggregate
+                .card
+                .as_ref()
+                .and_then(|c| c.second_plate.as_ref())
+                == Some(plate)
+            {
+                return Ok(None);
+            }
+            let added = ledger
+                .execute::<Permit>(
+                    &permit_id.to_string(),
+                    PermitCommand::AddSecondVehicle {
+                        plate: plate.clone(),
+                    },
+                    meta,
+                )
+                .await
+                .map_err(|e| Step::Failed(e.into()))?;
+            Ok(added.position)
+        }
+        DeskAction::RemoveSecondVehicle {
+            permit_id,
+            lot_id,
+            plate,
+        } => {
+            let card = ledger
+                .load::<Permit>(&permit_id.to_string())
+                .await
+                .map_err(|e| Step::Failed(e.into()))?;
+            let on_card = card
+                .aggregate
+                .card
+                .as_ref()
+                .and_then(|c| c.second_plate.as_ref())
+                == Some(plate);
+            let removed = if on_card {
+                match ledger
+                    .execute::<Permit>(
+                        &permit_id.to_string(),
+                        PermitCommand::RemoveSecondVehicle,
+                        meta,
+                    )
+                    .await
+                {
+                    Ok(committed) => committed.position,
+                    Err(CommandError::Rejected(e)) => {
+                        return Err(Step::RefusedFirst(CommandError::Rejected(e).into()))
+                    }
+                    Err(e) => return Err(Step::Failed(e.into())),
+                }
+            } else {
+                None
+            };
+            let released = match ledger
+                .execute::<VehicleBinding>(
+                    &binding_id(*lot_id, plate),
+                    BindingCommand::Release {
+                        permit_id: *permit_id,
+                    },
+                    meta,
+                )
+                .await
+            {
+                Ok(committed) => committed.position,
+                Err(CommandError::Rejected(BindingError::NotBound)) => None,
+                Err(e) => return Err(Step::Failed(e.into())),
+            };
+            Ok(removed.max(released))
+        }
     }
 }
 
@@ -251,6 +370,13 @@ async fn undo(ledger: &Ledger, action: &DeskAction, meta: &EventMetadata) -> Res
             to,
             ..
         } => (permit_id, lot_id, to),
+        DeskAction::AddSecondVehicle {
+            permit_id,
+            lot_id,
+            plate,
+        } => (permit_id, lot_id, plate),
+        // Its first step frees nothing it bound; its last frees the plate.
+        DeskAction::RemoveSecondVehicle { .. } => return Ok(()),
     };
     match ledger
         .execute::<VehicleBinding>(

@@ -311,6 +311,35 @@ pub struct PaymentInfo {
 }
 
 /// Loads a card the owner may act on: held under their phone at their session's lot.
+/// Hides the owner's card from their list (移除此卡), or adds it back (添加至长租管理).
+pub async fn set_hidden(
+    svc: &Services,
+    owner: &OwnerRef<'_>,
+    permit_id: Uuid,
+    hidden: bool,
+    request_id: &str,
+) -> Result<Option<i64>, AppError> {
+    owned_card(svc, owner, permit_id).await?;
+    let command = if hidden {
+        PermitCommand::HideCard {
+            owner: owner.phone.clone(),
+        }
+    } else {
+        PermitCommand::ShowCard {
+            owner: owner.phone.clone(),
+        }
+    };
+    let committed = svc
+        .ledger
+        .execute::<Permit>(
+            &permit_id.to_string(),
+            command,
+            &owner_meta(owner.phone_hash, request_id, request_id),
+        )
+        .await?;
+    Ok(committed.position)
+}
+
 async fn owned_card(
     svc: &Services,
     owner: &OwnerRef<'_>,

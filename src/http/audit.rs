@@ -258,6 +258,7 @@ async fn permit_state(
         "lot_name": lot.as_ref().map(|l| l.name.clone()),
         "product_name": lot.as_ref().map(|l| l.product.name.clone()),
         "plate": card.plate.as_str(),
+        "second_plate": card.second_plate.as_ref().map(|p| p.as_str()),
         "holder_name": card.holder_name,
         "phone": card.phone.as_str(),
         "phone_masked": card.phone.masked(),

@@ -148,6 +148,11 @@ role_extractor!(
     "A staff member with the reviewer role."
 );
 role_extractor!(
+    GateStaff,
+    Role::Gate,
+    "A staff member with the gate role (a barrier controller or plate camera)."
+);
+role_extractor!(
     Auditor,
     Role::Auditor,
     "A staff member with the auditor role."

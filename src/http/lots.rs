@@ -113,5 +113,25 @@ async fn show(State(svc): State<AppState>, Path(lot_id): Path<String>) -> ApiRes
             "season_starts": lot.product.calendar.season_starts.to_string(),
         },
         "consent": {"version": lot.consent.version, "text": lot.consent.text},
+        "service_phone": lot.service_phone,
+        "restrictions": restrictions_json(&lot.restrictions),
     })))
+}
+
+/// The calendar in the shape `PUT …/restrictions` takes.
+fn restrictions_json(calendar: &aggregates::values::RestrictionCalendar) -> Value {
+    let periods: Vec<Value> = calendar
+        .periods()
+        .iter()
+        .map(|p| {
+            let digits: serde_json::Map<String, Value> = p
+                .digits
+                .iter()
+                .map(|(weekday, digits)| (weekday.to_string(), json!(digits)))
+                .collect();
+            json!({"from": p.period.from.to_string(), "to": p.period.to.to_string(), "digits": digits})
+        })
+        .collect();
+    let holidays: Vec<String> = calendar.holidays().iter().map(|d| d.to_string()).collect();
+    json!({"periods": periods, "holidays": holidays})
 }

@@ -6,14 +6,17 @@ mod client_address;
 mod desk;
 mod error;
 mod extract;
+mod gate;
 mod health;
 mod idempotency;
 mod limits;
+mod lot_settings;
 mod lots;
 mod metrics;
 mod openapi;
 mod own_writes;
 mod owner;
+mod owner_list;
 mod payments;
 mod problems;
 mod reconciliation;
@@ -22,6 +25,7 @@ mod reports;
 mod request_id;
 mod review;
 mod sandbox;
+mod second_vehicle;
 mod staff;
 mod views;
 
@@ -54,8 +58,12 @@ pub fn router(services: AppState) -> Router {
         .merge(metrics::routes())
         .merge(lots::routes())
         .merge(desk::routes())
+        .merge(gate::routes())
+        .merge(second_vehicle::routes())
+        .merge(lot_settings::routes())
         .merge(staff::routes())
         .merge(owner::routes())
+        .merge(owner_list::routes())
         .merge(payments::routes())
         .merge(problems::routes())
         .merge(review::routes())

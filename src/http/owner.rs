@@ -132,14 +132,26 @@ async fn choose_vehicle(
     .await
 }
 
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    after_position: Option<i64>,
+    #[serde(default)]
+    include_hidden: bool,
+}
+
 async fn list_permits(
     State(svc): State<AppState>,
     owner: Owner,
-    AppQuery(q): AppQuery<AfterPosition>,
+    AppQuery(q): AppQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     super::wait(&svc, "cards", q.after_position).await?;
-    let permits =
-        views::permits_of_owner(&svc, &owner.lot_id.to_string(), owner.phone.as_str()).await?;
+    let permits = views::permits_of_owner(
+        &svc,
+        &owner.lot_id.to_string(),
+        owner.phone.as_str(),
+        q.include_hidden,
+    )
+    .await?;
     Ok(Json(json!({"permits": permits})))
 }
 

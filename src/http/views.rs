@@ -9,7 +9,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 const CARD_COLUMNS: &str = "c.permit_id, c.lot_id, l.name AS lot_name, l.product_name, c.plate, \
-     c.holder_name, c.phone, c.valid_from, c.valid_to, c.coverage";
+     c.holder_name, c.phone, c.valid_from, c.valid_to, c.coverage, c.second_plate, \
+     c.hidden, l.service_phone";
 
 const RENEWAL_COLUMNS: &str = "renewal_id, permit_id, period_from, period_to, amount_fen, \
      channel, status, reject_reason, submitted_at, paid_at, decided_at, refunded_at, order_id, \
@@ -77,6 +78,9 @@ fn card_json(row: &AnyRow, svc: &Services, audience: Audience) -> Result<Value, 
         "valid_from": row.try_get::<String, _>("valid_from")?,
         "valid_to": row.try_get::<String, _>("valid_to")?,
         "status": status.as_str(),
+        "second_plate": row.try_get::<Option<String>, _>("second_plate")?,
+        "hidden": row.try_get::<i32, _>("hidden")? != 0,
+        "service_phone": row.try_get::<Option<String>, _>("service_phone")?,
     });
     if audience == Audience::Staff {
         card["phone"] = json!(phone);
@@ -139,17 +143,21 @@ pub async fn card_owner(
     )
 }
 
-/// Every card held under `phone` at `lot_id`, with renewals.
+/// Every card held under `phone` at `lot_id`, with renewals; those the owner hid only when
+/// `include_hidden`.
 pub async fn permits_of_owner(
     svc: &Services,
     lot_id: &str,
     phone: &str,
+    include_hidden: bool,
 ) -> Result<Vec<Value>, AppError> {
     let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT permit_id FROM cards WHERE lot_id = $1 AND phone = $2 ORDER BY issued_at, permit_id",
+        "SELECT permit_id FROM cards WHERE lot_id = $1 AND phone = $2 AND hidden <= $3
+          ORDER BY issued_at, permit_id",
     )
     .bind(lot_id)
     .bind(phone)
+    .bind(i32::from(include_hidden))
     .fetch_all(&svc.store.db.read)
     .await?;
     let mut out = Vec::with_capacity(ids.len());

@@ -114,6 +114,12 @@ impl ReadSide {
         self.appended.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// Changes after every append this instance learns of (its own, and on PostgreSQL other
+    /// instances' through LISTEN): for in-memory models that follow the feed.
+    pub fn appended(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
     /// Woken whenever a projection committed a batch (the outbox dispatcher waits on it).
     pub fn outbox_work(&self) -> Arc<tokio::sync::Notify> {
         self.outbox_work.clone()

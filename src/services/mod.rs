@@ -32,6 +32,8 @@ pub struct Services {
     pub ledger: Ledger,
     /// The projections.
     pub read: Arc<ReadSide>,
+    /// The gate's in-memory model (kept current by [`crate::gate::follow`]).
+    pub gate: Arc<crate::gate::Gate>,
     /// The business clock.
     pub clock: Clock,
     /// Settings.
@@ -87,6 +89,17 @@ impl Services {
         env: production::Source<'_>,
     ) -> Result<Arc<Self>, StartError> {
         let fail = |e: &dyn std::fmt::Display| StartError::Failed(e.to_string());
+        let mut settings = settings;
+        let reminder_template =
+            env("PERMIT_LEDGER_SMS_TEMPLATE_REMINDER").is_some_and(|v| !v.trim().is_empty());
+        if settings.mode == Mode::Production && !reminder_template {
+            if !settings.reminder_days.is_empty() {
+                tracing::warn!(
+                    "PERMIT_LEDGER_SMS_TEMPLATE_REMINDER is not set: no reminders are sent"
+                );
+            }
+            settings.reminder_days.clear();
+        }
         let adapters = match settings.mode {
             Mode::Production => Adapters::production(env).await?,
             Mode::Sandbox => Adapters::sandbox(data_dir, sandbox_start)?,
@@ -109,6 +122,7 @@ impl Services {
             store,
             ledger,
             read,
+            gate: Arc::new(crate::gate::Gate::new(settings.gate_log)),
             clock: adapters.clock,
             address_limit: AddressLimiter::new(settings.codes_per_address),
             code_timing: Default::default(),

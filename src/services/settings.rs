@@ -43,6 +43,13 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// How long a projection may keep failing on one event before `/readyz` reports it.
     pub stalled_after: Duration,
+    /// Which gate checks are logged for the office.
+    pub gate_log: crate::gate::GateLog,
+    /// Reminders before a card's last approved period ends, in days (none: no reminders; the
+    /// command line's default is 30 and 7).
+    pub reminder_days: Vec<u32>,
+    /// How often the reminder worker looks for reminders owed.
+    pub reminder_every: Duration,
 }
 
 impl Default for Settings {
@@ -62,6 +69,9 @@ impl Default for Settings {
             upload_timeout: Duration::from_secs(120),
             max_in_flight: 512,
             stalled_after: Duration::from_secs(60),
+            gate_log: crate::gate::GateLog::default(),
+            reminder_days: Vec::new(),
+            reminder_every: Duration::from_secs(60),
         }
     }
 }

@@ -288,6 +288,7 @@ mod tests {
                 approved: "SMS_2".into(),
                 rejected: "SMS_3".into(),
                 refunded: "SMS_4".into(),
+                reminder: String::new(),
             },
             timeout: Duration::from_secs(1),
         })

@@ -83,6 +83,9 @@ impl SmsConfig {
             approved: required("PERMIT_LEDGER_SMS_TEMPLATE_APPROVED", &mut problems),
             rejected: required("PERMIT_LEDGER_SMS_TEMPLATE_REJECTED", &mut problems),
             refunded: required("PERMIT_LEDGER_SMS_TEMPLATE_REFUNDED", &mut problems),
+            reminder: get("PERMIT_LEDGER_SMS_TEMPLATE_REMINDER")
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default(),
         };
         let optional = |name: &str| {
             get(name)

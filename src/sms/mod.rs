@@ -27,11 +27,19 @@ pub enum SmsTemplate {
     Rejected,
     /// A refund was paid back: `[plate, yuan]`.
     Refunded,
+    /// A card's last approved period ends soon: `[plate, valid_to]`.
+    Reminder,
 }
 
 impl SmsTemplate {
     /// Every template.
-    pub const ALL: [SmsTemplate; 4] = [Self::Code, Self::Approved, Self::Rejected, Self::Refunded];
+    pub const ALL: [SmsTemplate; 5] = [
+        Self::Code,
+        Self::Approved,
+        Self::Rejected,
+        Self::Refunded,
+        Self::Reminder,
+    ];
 
     /// The name used in outbox payloads (`"code"`, `"approved"`, `"rejected"`, `"refunded"`).
     pub fn name(self) -> &'static str {
@@ -40,6 +48,7 @@ impl SmsTemplate {
             Self::Approved => "approved",
             Self::Rejected => "rejected",
             Self::Refunded => "refunded",
+            Self::Reminder => "reminder",
         }
     }
 
@@ -50,13 +59,14 @@ impl SmsTemplate {
 
     /// The names of the parameters, in the contract's order. Aliyun's `TemplateParam` uses them
     /// as the JSON object's keys, so its templates must be written with `${code}`, `${minutes}`,
-    /// `${plate}`, `${from}`, `${to}`, `${reason}` and `${yuan}`.
+    /// `${plate}`, `${from}`, `${to}`, `${reason}`, `${yuan}` and `${valid_to}`.
     pub fn param_names(self) -> &'static [&'static str] {
         match self {
             Self::Code => &["code", "minutes"],
             Self::Approved => &["plate", "from", "to"],
             Self::Rejected => &["plate", "reason"],
             Self::Refunded => &["plate", "yuan"],
+            Self::Reminder => &["plate", "valid_to"],
         }
     }
 }
@@ -78,6 +88,9 @@ pub struct TemplateIds {
     pub rejected: String,
     /// `PERMIT_LEDGER_SMS_TEMPLATE_REFUNDED`.
     pub refunded: String,
+    /// `PERMIT_LEDGER_SMS_TEMPLATE_REMINDER`: optional; empty when unset, and then no reminder
+    /// is sent in production.
+    pub reminder: String,
 }
 
 impl TemplateIds {
@@ -88,6 +101,7 @@ impl TemplateIds {
             SmsTemplate::Approved => &self.approved,
             SmsTemplate::Rejected => &self.rejected,
             SmsTemplate::Refunded => &self.refunded,
+            SmsTemplate::Reminder => &self.reminder,
         }
     }
 }

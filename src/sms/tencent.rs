@@ -387,6 +387,7 @@ mod tests {
                 approved: "1002".into(),
                 rejected: "1003".into(),
                 refunded: "1004".into(),
+                reminder: String::new(),
             },
             timeout: Duration::from_secs(1),
         })

@@ -6,6 +6,7 @@
 mod desk_recovery;
 mod expiry;
 mod outbox;
+mod reminders;
 
 use crate::services::Services;
 use std::sync::Arc;
@@ -13,11 +14,19 @@ use tokio::sync::watch;
 
 pub use expiry::expire_due;
 pub use outbox::dispatch_due;
+pub use reminders::send_due as send_due_reminders;
 
 /// Starts the workers; they stop when `shutdown` turns true.
 pub fn spawn(services: Arc<Services>, shutdown: watch::Receiver<bool>) {
     tokio::spawn(outbox::run(services.clone(), shutdown.clone()));
+    tokio::spawn(crate::gate::follow(
+        services.gate.clone(),
+        services.store.log.clone(),
+        services.read.appended(),
+        shutdown.clone(),
+    ));
     tokio::spawn(desk_recovery::run(services.clone(), shutdown.clone()));
+    tokio::spawn(reminders::run(services.clone(), shutdown.clone()));
     tokio::spawn(crate::audit::worker::run(
         services.clone(),
         shutdown.clone(),

@@ -16,6 +16,7 @@ fn allowed(x_role: &str) -> Option<Vec<&'static str>> {
         "admin" => Some(vec!["admin"]),
         "reviewer" => Some(vec!["reviewer"]),
         "auditor" => Some(vec!["auditor"]),
+        "gate" => Some(vec!["gate"]),
         "reviewer or auditor" => Some(vec!["reviewer", "auditor"]),
         other => panic!("a role this test does not know: {other:?} (add it)"),
     }
@@ -28,6 +29,7 @@ async fn every_guarded_route_refuses_missing_and_wrong_tokens_before_reading_the
     let admin = app.admin().await;
     let reviewer = app.reviewer().await;
     let auditor = app.auditor().await;
+    let gate = app.staff(&[aggregates::metadata::Role::Gate]).await;
     let lot = app.lot(&admin).await;
     let (permit, _) = app.card(&admin, &lot, "京A66666", HOLDER_PHONE).await;
     let owner = app.login(&lot, HOLDER_PHONE).await;
@@ -39,6 +41,7 @@ async fn every_guarded_route_refuses_missing_and_wrong_tokens_before_reading_the
         ("admin", admin.as_str()),
         ("reviewer", reviewer.as_str()),
         ("auditor", auditor.as_str()),
+        ("gate", gate.as_str()),
         ("owner", owner.as_str()),
     ];
 

@@ -111,6 +111,24 @@ pub enum PermitCommand {
         /// The new vehicle.
         plate: Plate,
     },
+    /// The desk registers a second vehicle for the days the card's own vehicle is restricted
+    /// (凡在职职工限行日备案第二辆车).
+    AddSecondVehicle {
+        /// The second vehicle.
+        plate: Plate,
+    },
+    /// The desk removes the card's second vehicle.
+    RemoveSecondVehicle,
+    /// The owner removes the card from their list (移除此卡); it stays valid.
+    HideCard {
+        /// The verified phone of the session.
+        owner: Phone,
+    },
+    /// The owner adds the card back to their list (添加至长租管理).
+    ShowCard {
+        /// The verified phone of the session.
+        owner: Phone,
+    },
     /// The owner chose this card's vehicle on the lot's page (manual step 2).
     ChooseVehicle {
         /// The plate typed.

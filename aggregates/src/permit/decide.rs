@@ -7,7 +7,7 @@ use super::state::{
     problem_id, renewal_of_problem, Card, Problem, ProblemStatus, Renewal, RenewalStatus,
 };
 use super::Permit;
-use crate::values::{Period, Phone};
+use crate::values::{Period, Phone, SeasonCalendar};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
@@ -69,12 +69,45 @@ fn decide_for_card(card: &Card, command: PermitCommand) -> Decision {
             if plate == card.plate {
                 return Err(PermitError::NoChange);
             }
+            if card.second_plate.as_ref() == Some(&plate) {
+                return Err(PermitError::SameVehicle);
+            }
             Ok(vec![
                 PermitEvent::VehicleUnbound {
                     plate: card.plate.clone(),
                 },
                 PermitEvent::VehicleBound { plate },
             ])
+        }
+        PermitCommand::AddSecondVehicle { plate } => {
+            if plate == card.plate {
+                return Err(PermitError::SameVehicle);
+            }
+            if card.second_plate.is_some() {
+                return Err(PermitError::SecondVehicleExists);
+            }
+            Ok(vec![PermitEvent::SecondVehicleAdded { plate }])
+        }
+        PermitCommand::RemoveSecondVehicle => {
+            let plate = card
+                .second_plate
+                .clone()
+                .ok_or(PermitError::NoSecondVehicle)?;
+            Ok(vec![PermitEvent::SecondVehicleRemoved { plate }])
+        }
+        PermitCommand::HideCard { owner } => {
+            owned_by(card, &owner)?;
+            if card.hidden {
+                return Err(PermitError::NoChange);
+            }
+            Ok(vec![PermitEvent::CardHidden {}])
+        }
+        PermitCommand::ShowCard { owner } => {
+            owned_by(card, &owner)?;
+            if !card.hidden {
+                return Err(PermitError::NoChange);
+            }
+            Ok(vec![PermitEvent::CardShown {}])
         }
         PermitCommand::ChooseVehicle { plate, owner } => {
             owned_by(card, &owner)?;
@@ -535,8 +568,18 @@ pub fn next_period(
     terms: &RenewalTerms,
     today: NaiveDate,
 ) -> Result<Period, PermitError> {
-    let current = terms.calendar.season_containing(today);
-    let next = terms.calendar.next_season(current);
+    season_on_sale(card, &terms.calendar, today)
+}
+
+/// The season a renewal would buy today: the earliest of today's season and the next that the
+/// card does not cover (both covered: `AlreadyApproved`, outside the renewal season).
+pub(super) fn season_on_sale(
+    card: &Card,
+    calendar: &SeasonCalendar,
+    today: NaiveDate,
+) -> Result<Period, PermitError> {
+    let current = calendar.season_containing(today);
+    let next = calendar.next_season(current);
     [current, next]
         .into_iter()
         .find(|season| !card.covers(*season))

@@ -82,6 +82,15 @@ pub enum PermitError {
     /// The owner asks again for a refund the office is handling.
     #[error("the refund is being handled by the office")]
     RefundWithStaff,
+    /// The second vehicle is the card's own vehicle (or the other way round).
+    #[error("the second vehicle must differ from the card's vehicle")]
+    SameVehicle,
+    /// The card has a second vehicle already; remove it first.
+    #[error("this card has a second vehicle already; remove it first")]
+    SecondVehicleExists,
+    /// The card has no second vehicle.
+    #[error("this card has no second vehicle")]
+    NoSecondVehicle,
     /// Any other transition not allowed from the renewal's state.
     #[error("cannot {action} a renewal that is {status}")]
     InvalidTransition {
@@ -120,6 +129,9 @@ impl ErrorCode for PermitError {
             PermitError::NoteRequired => "note_required",
             PermitError::RefundWithStaff => "refund_with_staff",
             PermitError::InvalidTransition { .. } => "invalid_transition",
+            PermitError::SameVehicle => "same_vehicle",
+            PermitError::SecondVehicleExists => "second_vehicle_exists",
+            PermitError::NoSecondVehicle => "no_second_vehicle",
         }
     }
 

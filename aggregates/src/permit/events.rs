@@ -40,6 +40,20 @@ pub enum PermitEvent {
         /// The vehicle taken.
         plate: Plate,
     },
+    /// A second vehicle was registered on the card, for its vehicle's restricted days.
+    SecondVehicleAdded {
+        /// The second vehicle.
+        plate: Plate,
+    },
+    /// The card's second vehicle was removed.
+    SecondVehicleRemoved {
+        /// The vehicle let go.
+        plate: Plate,
+    },
+    /// The owner removed the card from their list (移除此卡).
+    CardHidden {},
+    /// The owner added the card back to their list (添加至长租管理).
+    CardShown {},
     /// The owner chose this card's vehicle on the lot's page.
     VehicleChosen {
         /// The vehicle.
@@ -269,6 +283,10 @@ impl PermitEvent {
             PermitEvent::VehicleUnbound { .. } => "VehicleUnbound",
             PermitEvent::VehicleBound { .. } => "VehicleBound",
             PermitEvent::VehicleChosen { .. } => "VehicleChosen",
+            PermitEvent::SecondVehicleAdded { .. } => "SecondVehicleAdded",
+            PermitEvent::CardHidden { .. } => "CardHidden",
+            PermitEvent::CardShown { .. } => "CardShown",
+            PermitEvent::SecondVehicleRemoved { .. } => "SecondVehicleRemoved",
             PermitEvent::RenewalSubmitted { .. } => "RenewalSubmitted",
             PermitEvent::DeskRenewalPaid { .. } => "DeskRenewalPaid",
             PermitEvent::Paid { .. } => "Paid",

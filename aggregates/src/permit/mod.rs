@@ -7,11 +7,13 @@ mod commands;
 mod decide;
 mod error;
 mod events;
+mod reminder;
 mod state;
 
 pub use commands::{DeskMethod, PermitCommand, PhotoRef, RefundFailure, RenewalTerms};
 pub use error::PermitError;
 pub use events::{PermitEvent, StrayReason};
+pub use reminder::{reminder_due, ReminderDue};
 pub use state::{
     problem_id, problem_kind, renewal_of_problem, Card, CardStatus, Problem, ProblemStatus,
     Renewal, RenewalStatus, StrayPayment,

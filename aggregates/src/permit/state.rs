@@ -24,6 +24,12 @@ pub struct Card {
     pub coverage: Vec<Period>,
     /// The renewals, oldest first.
     pub renewals: Vec<Renewal>,
+    /// The second vehicle, let in on the days `plate` is restricted.
+    #[serde(default)]
+    pub second_plate: Option<Plate>,
+    /// The owner removed it from their list.
+    #[serde(default)]
+    pub hidden: bool,
 }
 
 /// Where a renewal stands.
@@ -342,6 +348,8 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
             phone,
             coverage: vec![validity],
             renewals: Vec::new(),
+            second_plate: None,
+            hidden: false,
         });
         return;
     }
@@ -356,6 +364,10 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
         }
         PermitEvent::VehicleUnbound { .. } => {}
         PermitEvent::VehicleBound { plate } => card.plate = plate,
+        PermitEvent::SecondVehicleAdded { plate } => card.second_plate = Some(plate),
+        PermitEvent::SecondVehicleRemoved { .. } => card.second_plate = None,
+        PermitEvent::CardHidden {} => card.hidden = true,
+        PermitEvent::CardShown {} => card.hidden = false,
         PermitEvent::RenewalSubmitted {
             renewal_id,
             period,

@@ -1,5 +1,6 @@
 //! Given/when/then tests of the permit's rules, with the manual's own dates.
 
+use super::reminder;
 use super::*;
 use crate::values::{Fen, Period, Phone, Plate, SeasonCalendar};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -263,6 +264,113 @@ fn changing_the_vehicle_unbinds_the_old_plate() {
     PermitTest::with(())
         .given(vec![issued()])
         .when(PermitCommand::ChangeVehicle { plate: plate() })
+        .then_expect_error(PermitError::NoChange);
+}
+
+// ---- the second vehicle ----
+
+fn second() -> Plate {
+    Plate::parse("京B12340").unwrap()
+}
+
+#[test]
+fn the_desk_registers_and_removes_a_second_vehicle() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::AddSecondVehicle { plate: second() })
+        .then_expect_events(vec![PermitEvent::SecondVehicleAdded { plate: second() }]);
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            PermitEvent::SecondVehicleAdded { plate: second() },
+        ])
+        .when(PermitCommand::RemoveSecondVehicle)
+        .then_expect_events(vec![PermitEvent::SecondVehicleRemoved { plate: second() }]);
+}
+
+#[test]
+fn a_second_vehicle_differs_from_the_first_and_there_is_one_at_a_time() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::AddSecondVehicle { plate: plate() })
+        .then_expect_error(PermitError::SameVehicle);
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            PermitEvent::SecondVehicleAdded { plate: second() },
+        ])
+        .when(PermitCommand::AddSecondVehicle {
+            plate: Plate::parse("京C99999").unwrap(),
+        })
+        .then_expect_error(PermitError::SecondVehicleExists);
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::RemoveSecondVehicle)
+        .then_expect_error(PermitError::NoSecondVehicle);
+    PermitTest::with(())
+        .given_no_previous_events()
+        .when(PermitCommand::AddSecondVehicle { plate: second() })
+        .then_expect_error(PermitError::NotIssued);
+}
+
+#[test]
+fn the_card_cannot_move_onto_its_own_second_vehicle() {
+    PermitTest::with(())
+        .given(vec![
+            issued(),
+            PermitEvent::SecondVehicleAdded { plate: second() },
+        ])
+        .when(PermitCommand::ChangeVehicle { plate: second() })
+        .then_expect_error(PermitError::SameVehicle);
+}
+
+#[test]
+fn a_removed_second_vehicle_leaves_room_for_another() {
+    let mut permit = Permit::default();
+    for e in [
+        issued(),
+        PermitEvent::SecondVehicleAdded { plate: second() },
+        PermitEvent::SecondVehicleRemoved { plate: second() },
+    ] {
+        cqrs_es::Aggregate::apply(&mut permit, e);
+    }
+    assert_eq!(permit.card.as_ref().unwrap().second_plate, None);
+    let other = Plate::parse("京C99999").unwrap();
+    assert_eq!(
+        permit.decide(PermitCommand::AddSecondVehicle {
+            plate: other.clone()
+        }),
+        Ok(vec![PermitEvent::SecondVehicleAdded { plate: other }])
+    );
+}
+
+// ---- the owner's list ----
+
+#[test]
+fn the_holder_hides_a_card_and_adds_it_back() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::HideCard { owner: holder() })
+        .then_expect_events(vec![PermitEvent::CardHidden {}]);
+    PermitTest::with(())
+        .given(vec![issued(), PermitEvent::CardHidden {}])
+        .when(PermitCommand::ShowCard { owner: holder() })
+        .then_expect_events(vec![PermitEvent::CardShown {}]);
+}
+
+#[test]
+fn only_the_holder_hides_and_nothing_changes_twice() {
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::HideCard { owner: stranger() })
+        .then_expect_error(PermitError::NotHolder);
+    PermitTest::with(())
+        .given(vec![issued(), PermitEvent::CardHidden {}])
+        .when(PermitCommand::HideCard { owner: holder() })
+        .then_expect_error(PermitError::NoChange);
+    PermitTest::with(())
+        .given(vec![issued()])
+        .when(PermitCommand::ShowCard { owner: holder() })
         .then_expect_error(PermitError::NoChange);
 }
 
@@ -1461,4 +1569,103 @@ fn the_desk_follows_the_online_rules() {
         .given(covered)
         .when(submit(2))
         .then_expect_error(PermitError::AlreadyApproved);
+}
+
+// ---- reminders ----
+
+fn reminder_on(events: Vec<PermitEvent>, today: &str) -> Option<reminder::ReminderDue> {
+    let mut permit = Permit::default();
+    for e in events {
+        cqrs_es::Aggregate::apply(&mut permit, e);
+    }
+    reminder::reminder_due(
+        permit.card.as_ref().unwrap(),
+        &terms().calendar,
+        d(today),
+        &[30, 7],
+    )
+}
+
+#[test]
+fn the_holder_is_reminded_30_then_7_days_before_the_card_ends() {
+    // The card ends 2022-05-31.
+    assert_eq!(reminder_on(vec![issued()], "2022-04-30"), None);
+    let due = reminder_on(vec![issued()], "2022-05-01").unwrap();
+    assert_eq!((due.days_before, due.valid_to), (30, d("2022-05-31")));
+    assert_eq!(
+        reminder_on(vec![issued()], "2022-05-23")
+            .unwrap()
+            .days_before,
+        30
+    );
+    assert_eq!(
+        reminder_on(vec![issued()], "2022-05-24")
+            .unwrap()
+            .days_before,
+        7
+    );
+    assert_eq!(
+        reminder_on(vec![issued()], "2022-05-31")
+            .unwrap()
+            .days_before,
+        7
+    );
+    assert_eq!(reminder_on(vec![issued()], "2022-06-01"), None);
+}
+
+#[test]
+fn no_reminder_while_a_renewal_is_under_way_or_once_the_next_season_is_bought() {
+    let submitted = PermitEvent::RenewalSubmitted {
+        renewal_id: rid(1),
+        period: period("2022-06-01", "2023-05-31"),
+        amount: Fen(36000),
+        consent_version: "v1".into(),
+        photo: photo(),
+        order_id: "o1".into(),
+        submitted_at: at(NOW),
+        pay_by: at(NOW) + Duration::hours(2),
+    };
+    assert_eq!(
+        reminder_on(vec![issued(), submitted.clone()], "2022-05-25"),
+        None
+    );
+    let approved = PermitEvent::Approved {
+        renewal_id: rid(1),
+        period: period("2022-06-01", "2023-05-31"),
+        reviewer_id: reviewer(),
+        decided_at: at(NOW),
+    };
+    let paid = PermitEvent::Paid {
+        renewal_id: rid(1),
+        transaction_id: "t1".into(),
+        amount: Fen(36000),
+        paid_at: at(NOW),
+    };
+    // Renewed: the last approved period now ends 2023-05-31, a year away.
+    assert_eq!(
+        reminder_on(vec![issued(), submitted, paid, approved], "2022-05-25"),
+        None
+    );
+}
+
+#[test]
+fn no_reminder_outside_the_renewal_season() {
+    // Monthly seasons; a card covering May and June 2022, reminded 60 days ahead.
+    let monthly = SeasonCalendar::new(1, "01-01".parse().unwrap()).unwrap();
+    let mut permit = Permit::default();
+    cqrs_es::Aggregate::apply(
+        &mut permit,
+        issued_valid(period("2022-05-01", "2022-06-30")),
+    );
+    let card = permit.card.as_ref().unwrap();
+    // On 5 May both May and June are covered: nothing is on sale, so no reminder.
+    assert_eq!(
+        reminder::reminder_due(card, &monthly, d("2022-05-05"), &[60]),
+        None
+    );
+    // From 1 June July is on sale.
+    assert_eq!(
+        reminder::reminder_due(card, &monthly, d("2022-06-01"), &[60]).map(|r| r.days_before),
+        Some(60)
+    );
 }

@@ -1,0 +1,60 @@
+//! Keeps the gate's model current: reads the feed after the last applied position, woken by
+//! appends (this process's, and on PostgreSQL other instances' through the read side's LISTEN),
+//! with a slow poll as a safety net.
+
+use super::Gate;
+use crate::store::EventLog;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const BATCH: i64 = 1000;
+const POLL: Duration = Duration::from_secs(1);
+
+/// Follows `log` into `gate` until `shutdown` turns true.
+pub async fn follow(
+    gate: Arc<Gate>,
+    log: EventLog,
+    mut appended: watch::Receiver<u64>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut position = 0;
+    loop {
+        match catch_up(&gate, &log, position).await {
+            Ok(p) => {
+                position = p;
+                gate.caught_up.send_replace(Some(position));
+            }
+            Err(e) => tracing::warn!(error = %e, "the gate could not read the feed; retrying"),
+        }
+        tokio::select! {
+            _ = appended.changed() => {}
+            _ = tokio::time::sleep(POLL) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Applies every readable event after `position`; returns the last position applied.
+async fn catch_up(
+    gate: &Gate,
+    log: &EventLog,
+    mut position: i64,
+) -> Result<i64, crate::store::StoreError> {
+    loop {
+        let batch = log.read_feed(position, BATCH).await?;
+        let Some(last) = batch.last().map(|e| e.position) else {
+            return Ok(position);
+        };
+        {
+            let mut index = gate.index.write().unwrap_or_else(|e| e.into_inner());
+            for event in &batch {
+                if let Err(e) = index.apply(event) {
+                    tracing::error!(error = %e, "the gate cannot read an event; it is skipped");
+                }
+            }
+        }
+        position = last;
+        gate.caught_up.send_replace(Some(position));
+    }
+}
