@@ -50,6 +50,11 @@ impl ServeArgs {
             codes_per_address: self.codes_per_address,
             sms_daily_budget: self.sms_daily_budget,
             trusted_proxies: self.trusted_proxies.clone(),
+            office_phone: self
+                .office_phone
+                .as_ref()
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty()),
             ..Default::default()
         }
     }
@@ -174,6 +179,9 @@ pub struct ServeArgs {
         global = true
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The parking office's phone number, shown on the owner's page as 客服电话.
+    #[arg(long, env = "PERMIT_LEDGER_OFFICE_PHONE", global = true)]
+    pub office_phone: Option<String>,
     /// Address to listen on.
     #[arg(
         long,

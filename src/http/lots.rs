@@ -113,5 +113,6 @@ async fn show(State(svc): State<AppState>, Path(lot_id): Path<String>) -> ApiRes
             "season_starts": lot.product.calendar.season_starts.to_string(),
         },
         "consent": {"version": lot.consent.version, "text": lot.consent.text},
+        "office_phone": svc.settings.office_phone,
     })))
 }

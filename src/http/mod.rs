@@ -14,6 +14,7 @@ mod metrics;
 mod openapi;
 mod own_writes;
 mod owner;
+mod pages;
 mod payments;
 mod problems;
 mod reconciliation;
@@ -63,6 +64,7 @@ pub fn router(services: AppState) -> Router {
         .merge(reports::routes())
         .merge(reconciliation::routes())
         .merge(openapi::routes())
+        .merge(pages::routes())
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(timeout(settings.request_timeout))
         .merge(renewals::routes(settings.photo_max_bytes).layer(timeout(settings.upload_timeout)));

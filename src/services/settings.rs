@@ -41,6 +41,8 @@ pub struct Settings {
     pub upload_timeout: Duration,
     /// Requests handled at once by one instance; more answer 503 `overloaded`.
     pub max_in_flight: usize,
+    /// The parking office's phone number, shown to owners as 客服电话 (none: not shown).
+    pub office_phone: Option<String>,
 }
 
 impl Default for Settings {
@@ -59,6 +61,7 @@ impl Default for Settings {
             request_timeout: Duration::from_secs(30),
             upload_timeout: Duration::from_secs(120),
             max_in_flight: 512,
+            office_phone: None,
         }
     }
 }
