@@ -19,11 +19,12 @@ const state = {
 };
 const REASONS = ['校园一卡通照片不清晰', '持卡人不是在职职工', '照片与持卡人信息不符', '车牌号与登记信息不符'];
 const EVENT_WORDS = {
-  PermitIssued: '办理车证', VehicleChosen: '车主选择车辆', RenewalSubmitted: '提交续费',
-  RenewalPaid: '已支付', RenewalApproved: '审核通过', RenewalRejected: '审核拒绝',
-  RefundRequested: '申请退款', Refunded: '已退款', RenewalCancelled: '取消续费',
-  RenewalExpiredUnpaid: '超时未支付', HolderChanged: '变更持卡人', VehicleChanged: '变更车辆',
+  PermitIssued: '办理车证', HolderChanged: '变更持卡人', VehicleUnbound: '解绑车辆', VehicleBound: '绑定车辆',
+  VehicleChosen: '车主选择车辆', RenewalSubmitted: '提交续费', DeskRenewalPaid: '线下缴费', Paid: '已支付',
+  StrayPaymentReceived: '收到多余付款', StrayPaymentRefunded: '多余付款已退回', StrayRefundFailed: '多余付款退回失败',
+  Approved: '审核通过', Rejected: '审核拒绝', RefundRequested: '申请退款', Refunded: '已退款', RefundFailed: '退款失败',
   PaymentProblemRaised: '退款异常', PaymentProblemRetried: '重试退款', PaymentProblemResolved: '退款异常已处理',
+  RenewalExpiredUnpaid: '超时未支付', RenewalCancelled: '取消续费',
 };
 
 const alertBox = () => el('p', { class: 'alert', role: 'alert', hidden: true });
@@ -190,7 +191,7 @@ async function open(id) {
   const approve = el('button', { class: 'primary', type: 'button', onclick: () => decide('approve', box) }, '通过');
   const reject = el('button', { class: 'danger', type: 'button', onclick: () => rejectForm(box) }, '拒绝');
   detail.replaceChildren(
-    el('h2', {}, permit.plate, ' ', el('small', {}, renewal.status === 'under_review' ? '待审核' : renewal.status)),
+    el('h2', {}, permit.plate, ' ', el('small', {}, renewal.status === 'under_review' ? '待审核' : '已处理')),
     el('div', { class: 'split' },
       el('figure', {}, photo, el('figcaption', { class: 'muted' }, '校园一卡通（点击放大）')),
       el('dl', {},

@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
-from conftest import REVIEWER, last_code, shot
+from conftest import ADMIN, REVIEWER, call, last_code, shot
 
 
 def sign_in_owner(page, phone, plate, shots=None):
@@ -112,15 +112,17 @@ def test_approve_path(pages, desk, photo):
 
 def test_rejection_path(pages, desk, photo):
     desk.card("京B12345", "13800138000", holder="李老师")
+    # The console is open before the owner pays: the renewal appears without a reload.
+    console = sign_in_reviewer(pages)
+    detail = console.get_by_role("region", name="续费详情")
+    expect(detail).to_contain_text("队列中没有待审核的续费")
     owner = pages.owner(desk.lot_id)
     sign_in_owner(owner, "13800138000", "京b12345")
     renew_and_pay(owner, photo)
     card = owner.get_by_role("article", name="京B12345")
     expect(card).to_contain_text("审核中")
-
-    console = sign_in_reviewer(pages)
-    detail = console.get_by_role("region", name="续费详情")
-    expect(detail).to_contain_text("京B12345")
+    expect(detail).to_contain_text("京B12345", timeout=10000)
+    expect(detail).to_contain_text("13800138000")
     # By keyboard: R asks for the reason, 1 picks the first usual one.
     console.keyboard.press("r")
     expect(console.get_by_label("拒绝原因")).to_be_focused()
@@ -157,6 +159,24 @@ def test_rejection_path(pages, desk, photo):
     expect(orders).to_contain_text("已退款", timeout=15000)
     expect(card).to_contain_text("有效期：2021.06.01至2022.05.31")
     shot(owner, "reject-07-refunded")
+
+    # The admin's console: no problem left, and the day's money in and back at this lot.
+    admin = pages.console()
+    admin.get_by_label("令牌").fill(ADMIN)
+    admin.get_by_role("button", name="登录").click()
+    expect(admin.get_by_role("region", name="退款异常")).to_contain_text("没有退款异常")
+    expect(admin.get_by_role("region", name="待审核")).to_have_count(0)
+    takings = admin.get_by_role("region", name="每日收款")
+    takings.get_by_label("停车场", exact=True).fill(desk.lot_id)
+    takings.get_by_label("从", exact=True).fill("2022-05-20")
+    takings.get_by_label("到", exact=True).fill("2022-05-20")
+    takings.get_by_role("button", name="查询").click()
+    total = takings.get_by_role("row").filter(has_text="合计")
+    expect(total).to_have_text(re.compile("合计¥360.001¥360.001¥0.00"))
+    shot(admin, "admin-takings")
+    takings.get_by_label("停车场", exact=True).fill("不是编号")
+    takings.get_by_role("button", name="查询").click()
+    expect(takings.get_by_role("alert")).to_have_text("输入的内容格式不正确，请检查后重试")
 
 
 def test_refusals_are_words(pages, desk):
@@ -216,3 +236,27 @@ def test_page_headers_and_unknown_paths(pages):
     assert "script-src 'self'" in csp and "default-src 'none'" in csp
     missing = page.request.get(page.url.replace("/review", "/api/v1/no/such/route"))
     assert missing.status == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_a_locked_phone_is_told_until_midnight(pages, desk):
+    """Ten codes a business day: the eleventh is refused until midnight, in words. The sandbox
+    clock moves a minute on between asks (it stays on the same business day)."""
+    desk.card("京E55555", "13600136000")
+    owner = pages.owner(desk.lot_id)
+    owner.get_by_role("button", name=re.compile("请确认车主手机号")).click()
+    owner.get_by_label("手机号").fill("13600136000")
+    for _ in range(10):
+        status, body = call("POST", f"/api/v1/lots/{desk.lot_id}/codes", body={"phone": "13600136000"})
+        assert status == 202, body
+        status, now = call("GET", "/sandbox/clock")
+        later = now["now"][:11] + step_minute(now["now"][11:19]) + "Z"
+        assert call("POST", "/sandbox/clock", body={"now": later})[0] == 200
+    owner.get_by_role("button", name="获取验证码").click()
+    expect(owner.get_by_role("alert")).to_have_text("今天获取验证码的次数已用完，此手机号已锁定至今晚24点，请明天再试")
+    shot(owner, "refusal-phone-locked")
+
+
+def step_minute(hms):
+    h, m, s = (int(x) for x in hms.split(":"))
+    total = h * 3600 + m * 60 + s + 61
+    return f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}"
