@@ -195,6 +195,10 @@ function cards() {
       last && last.status === 'under_review'
         ? el('div', { class: 'notice' }, el('strong', {}, '审核中'), el('span', {}, `${period(last.period)}：已支付，等待停车办公室审核，预计一个工作日`))
         : null,
+      last && last.status === 'awaiting_payment'
+        ? el('button', { class: 'row link failed', type: 'button', onclick: () => order(p, last) },
+          el('span', {}, '缴费订单 微信支付'), el('span', {}, '待支付'))
+        : null,
       last && last.status === 'rejected'
         ? el('button', { class: 'row link failed', type: 'button', onclick: () => order(p, last) },
           el('span', {}, '缴费订单 微信支付'), el('span', {}, '审核失败'))
@@ -252,6 +256,7 @@ function renew(p) {
     pay.disabled = true;
     try {
       const r = await api('POST', `/api/v1/permits/${p.permit_id}/renewals`, { token: state.token, body: form, key: crypto.randomUUID() });
+      sessionStorage.setItem(`pay:${r.renewal_id}`, JSON.stringify(r));
       await payFor(p, r);
     } catch (e) {
       if (!(await signedOut(e))) say(box, e);
@@ -299,7 +304,7 @@ function sandboxSheet(p, r) {
     el('p', {}, period(r.period)),
     el('p', { class: 'amount' }, yuan(r.amount_fen)),
     box, confirm,
-    el('button', { class: 'secondary', type: 'button', onclick: () => sheet.remove() }, '取消'));
+    el('button', { class: 'secondary', type: 'button', onclick: async () => { sheet.remove(); await reload(); cards(); } }, '取消'));
   confirm.addEventListener('click', async () => {
     confirm.disabled = true;
     try {
@@ -363,8 +368,34 @@ function order(p, r) {
     r.status === 'rejected' ? el('p', { class: 'muted' }, '审核未通过。如需重新续费，请先申请退款后再续费。') : null,
     box,
     r.status === 'rejected' || r.status === 'refund_failed' ? refund : null,
+    r.status === 'awaiting_payment' ? unpaid(p, r, box) : null,
     el('button', { class: 'secondary', type: 'button', onclick: cards }, '返回'),
   );
+}
+
+// An order not paid yet: pay it (with the submission's payment, kept for this tab) or cancel it.
+function unpaid(p, r, box) {
+  const kept = JSON.parse(sessionStorage.getItem(`pay:${r.renewal_id}`) || 'null');
+  const cancel = el('button', { class: 'secondary', type: 'button' }, '取消订单');
+  cancel.addEventListener('click', async () => {
+    try {
+      await api('POST', `/api/v1/renewals/${r.renewal_id}/cancel`, { token: state.token, key: crypto.randomUUID() });
+      await reload();
+      cards();
+    } catch (e) {
+      if (!(await signedOut(e))) say(box, e);
+    }
+  });
+  const pay = el('button', { class: 'primary', type: 'button' }, `继续支付 ${yuan(r.amount_fen)}`);
+  pay.addEventListener('click', async () => {
+    try {
+      await payFor(p, kept);
+    } catch (e) {
+      say(box, e);
+    }
+  });
+  return el('div', {}, el('p', { class: 'muted' }, `请在 ${new Date(r.pay_by).toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false })} 前完成支付，逾期订单自动关闭`),
+    kept ? pay : el('p', { class: 'muted' }, '如需重新支付，请取消订单后重新办理'), cancel);
 }
 
 async function main() {

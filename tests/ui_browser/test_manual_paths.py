@@ -31,8 +31,9 @@ def sign_in_owner(page, phone, plate, shots=None):
     page.get_by_role("button", name="开始办理").click()
 
 
-def renew_and_pay(page, photo, shots=None):
-    """Steps 9–14: renew this card with the campus-card photo and the consent; pay."""
+def renew_and_pay(page, photo, shots=None, first_close=False):
+    """Steps 9–14: renew this card with the campus-card photo and the consent; pay (after
+    closing the pay sheet once and paying from the unpaid order, if `first_close`)."""
     page.get_by_role("button", name="为此卡续费").click()
     page.get_by_label("校园一卡通").set_input_files(str(photo))
     expect(page.get_by_role("img", name="校园一卡通照片预览")).to_be_visible()
@@ -46,6 +47,13 @@ def renew_and_pay(page, photo, shots=None):
     expect(sheet).to_contain_text("2022.06.01至2023.05.31")
     if shots:
         shot(page, f"{shots}-13-pay")
+    if first_close:
+        sheet.get_by_role("button", name="取消").click()
+        unpaid = page.get_by_role("button", name=re.compile("^缴费订单.*待支付"))
+        expect(unpaid).to_be_visible()
+        unpaid.click()
+        expect(page.get_by_text("待支付", exact=True)).to_be_visible()
+        page.get_by_role("button", name="继续支付 ¥360.00").click()
     sheet.get_by_role("button", name="确认支付").click()
 
 
@@ -68,7 +76,7 @@ def test_approve_path(pages, desk, photo):
     expect(card).to_contain_text("有效期：2021.06.01至2022.05.31")
     expect(card).to_contain_text("已生效")
     shot(owner, "approve-09-card")
-    renew_and_pay(owner, photo, shots="approve")
+    renew_and_pay(owner, photo, shots="approve", first_close=True)
     expect(card).to_contain_text("审核中")
     expect(card).to_contain_text("预计一个工作日")
     shot(owner, "approve-15-under-review")
@@ -179,7 +187,7 @@ def test_rejection_path(pages, desk, photo):
     expect(takings.get_by_role("alert")).to_have_text("输入的内容格式不正确，请检查后重试")
 
 
-def test_refusals_are_words(pages, desk):
+def test_refusals_are_words(pages, desk, photo):
     desk.card("京C88888", "13700137000")
     owner = pages.owner(desk.lot_id)
     sent = []
@@ -220,6 +228,19 @@ def test_refusals_are_words(pages, desk):
     owner.get_by_role("button", name="开始办理").click()
     expect(owner.get_by_role("alert")).to_have_text("此手机号在本车场名下没有这辆车的长租卡")
     shot(owner, "refusal-no-permit")
+    # An unpaid order can be cancelled; the card is free to renew again.
+    owner.get_by_role("button", name=re.compile("请选择办理车辆")).click()
+    owner.get_by_label("车牌号").fill("京C88888")
+    owner.get_by_role("button", name="确认").click()
+    owner.get_by_role("button", name="开始办理").click()
+    owner.get_by_role("button", name="为此卡续费").click()
+    owner.get_by_label("校园一卡通").set_input_files(str(photo))
+    owner.get_by_role("checkbox", name=re.compile("同意")).check()
+    owner.get_by_role("button", name="支付 ¥360.00").click()
+    owner.get_by_role("dialog", name="微信支付").get_by_role("button", name="取消").click()
+    owner.get_by_role("button", name=re.compile("^缴费订单.*待支付")).click()
+    owner.get_by_role("button", name="取消订单").click()
+    expect(owner.get_by_role("article", name="京C88888").get_by_role("list")).to_contain_text("已取消")
     for text in owner.get_by_role("alert").all_inner_texts():
         assert "{" not in text
 
