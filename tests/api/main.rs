@@ -21,6 +21,7 @@ mod http_security;
 mod load;
 mod openapi;
 mod own_writes;
+mod pages;
 mod payment_problems;
 mod privacy;
 mod production;
