@@ -281,3 +281,52 @@ def step_minute(hms):
     h, m, s = (int(x) for x in hms.split(":"))
     total = h * 3600 + m * 60 + s + 61
     return f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}"
+
+
+def test_in_wechat_the_page_pays_through_weixin_js_bridge(pages, desk, photo):
+    """Production's page path, on the sandbox service: the OAuth redirect's code goes with the
+    session request and leaves the address; the renewal's answer carries `payment.jsapi` (added
+    here, as production's service adds it); the page hands it to
+    WeixinJSBridge.invoke('getBrandWCPayRequest', …) and, on success, asks
+    `POST …/payment/check`. The stand-in bridge pays the order through the sandbox provider."""
+    desk.card("京F66666", "13500135000")
+    jsapi = {"appId": "wx8888888888888888", "timeStamp": "1653012000", "nonceStr": "n0nce",
+             "package": "prepay_id=wx201410272009395522657a690389285100", "signType": "RSA",
+             "paySign": "c2lnbmVk"}
+    owner = pages.open(375, 740, f"/lots/{desk.lot_id}?code=0a1B2c3D4e5F", mobile=True)
+    expect(owner.get_by_role("heading", name="北京大学医学部")).to_be_visible()
+    assert "code=" not in owner.url
+    # Production's service adds `payment.jsapi` to the renewal's answer: so does this wrapper.
+    owner.evaluate("""jsapi => { const real = window.fetch; window.fetch = async (url, init) => {
+        const r = await real(url, init);
+        if (!(init && init.method === 'POST' && /\\/renewals$/.test(url) && r.ok)) return r;
+        const body = await r.json();
+        window.standInOrder = body.payment.order_id;
+        body.payment.jsapi = jsapi;
+        return new Response(JSON.stringify(body), { status: r.status, headers: r.headers }); }; }""", jsapi)
+    invoked = []
+
+    def pay(name, args):
+        invoked.append((name, args))
+        order = owner.evaluate("window.standInOrder")
+        status, body = call("POST", f"/sandbox/payments/{order}/pay")
+        assert status == 200, body
+        return {"err_msg": "get_brand_wcpay_request:ok"}
+
+    owner.expose_function("standInPay", pay)
+    owner.evaluate("""() => { window.WeixinJSBridge = { invoke(name, args, done) {
+        window.standInPay(name, args).then(done); } }; }""")
+    sessions, checks = [], []
+    owner.on("request", lambda r: "/sessions" in r.url and sessions.append(r.post_data_json))
+    owner.on("request", lambda r: r.url.endswith("/payment/check") and checks.append(r.method))
+    sign_in_owner(owner, "13500135000", "京F66666")
+    assert sessions and sessions[0]["wechat_code"] == "0a1B2c3D4e5F", sessions
+    owner.get_by_role("button", name="为此卡续费").click()
+    owner.get_by_label("校园一卡通").set_input_files(str(photo))
+    owner.get_by_role("checkbox", name=re.compile("同意")).check()
+    owner.get_by_role("button", name="支付 ¥360.00").click()
+    card = owner.get_by_role("article", name="京F66666")
+    expect(card).to_contain_text("审核中")
+    assert invoked == [("getBrandWCPayRequest", jsapi)], invoked
+    assert checks == ["POST"], checks
+    expect(owner.get_by_role("dialog", name="微信支付")).to_have_count(0)
