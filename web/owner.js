@@ -267,7 +267,7 @@ function renew(p) {
   show(
     el('section', { class: 'rows' },
       el('div', { class: 'row' }, el('strong', {}, lot.product.name), el('span', { class: 'muted' }, '本次办理长租产品名')),
-      el('div', { class: 'row' }, el('span', {}, `${lot.product.period_months}个月（支付后确定起止日期）`), el('span', { class: 'muted' }, '本次办理长租卡可使用时长')),
+      el('div', { class: 'row' }, el('span', {}, p.period_on_sale ? period(p.period_on_sale) : '本期和下期均已办理'), el('span', { class: 'muted' }, '本次办理长租卡可使用时长')),
       el('div', { class: 'row' }, el('span', {}, `${p.phone_masked} ${p.holder_name} ${p.plate}`))),
     el('h3', {}, '附加信息'),
     el('label', { for: 'photo', class: 'required' }, '校园一卡通'), photo, preview,

@@ -35,6 +35,8 @@ def renew_and_pay(page, photo, shots=None, first_close=False):
     """Steps 9–14: renew this card with the campus-card photo and the consent; pay (after
     closing the pay sheet once and paying from the unpaid order, if `first_close`)."""
     page.get_by_role("button", name="为此卡续费").click()
+    expect(page.get_by_text("本次办理长租卡可使用时长")).to_be_visible()
+    expect(page.get_by_role("main")).to_contain_text("2022.06.01至2023.05.31本次办理长租卡可使用时长")
     page.get_by_label("校园一卡通").set_input_files(str(photo))
     expect(page.get_by_role("img", name="校园一卡通照片预览")).to_be_visible()
     expect(page.get_by_role("region", name="知情同意书")).to_contain_text("通过审核后则无法再次申请")
@@ -110,6 +112,7 @@ def test_approve_path(pages, desk, photo):
 
     # Renewing again: both seasons are covered now, and the owner is told so in words.
     owner.get_by_role("button", name="为此卡续费").click()
+    expect(owner.get_by_role("main")).to_contain_text("本期和下期均已办理")
     owner.get_by_label("校园一卡通").set_input_files(str(photo))
     owner.get_by_role("checkbox", name=re.compile("同意")).check()
     owner.get_by_role("button", name="支付 ¥360.00").click()

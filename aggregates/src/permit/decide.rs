@@ -535,11 +535,9 @@ pub fn next_period(
     terms: &RenewalTerms,
     today: NaiveDate,
 ) -> Result<Period, PermitError> {
-    let current = terms.calendar.season_containing(today);
-    let next = terms.calendar.next_season(current);
-    [current, next]
-        .into_iter()
-        .find(|season| !card.covers(*season))
+    terms
+        .calendar
+        .on_sale(&card.coverage, today)
         .ok_or(PermitError::AlreadyApproved)
 }
 
