@@ -44,7 +44,7 @@ function say(box, err) {
 
 function show(...nodes) {
   clearTimeout(state.poll);
-  app.replaceChildren(...nodes);
+  app.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false));
 }
 
 async function signedOut(err) {

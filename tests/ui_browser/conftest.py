@@ -109,11 +109,24 @@ def pages(browser):
     p = Pages(browser)
     yield p
     for c in p.contexts:
+        for page in c.pages:
+            no_leaks(page)
         c.close()
     assert not p.errors, "script or console errors:\n" + "\n".join(p.errors)
 
 
+# What a page must never show a person: a program's values instead of words.
+LEAKS = re.compile(r"(?<![A-Za-z])(null|undefined|NaN)(?![A-Za-z])|\[object |\{\s*\"")
+
+
+def no_leaks(page):
+    text = page.inner_text("body")
+    found = LEAKS.search(text)
+    assert not found, f"the page shows {found.group(0)!r}: {text[:400]}"
+
+
 def shot(page, name):
+    no_leaks(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
