@@ -17,6 +17,7 @@ mod openapi;
 mod own_writes;
 mod owner;
 mod owner_list;
+mod pages;
 mod payments;
 mod problems;
 mod reconciliation;
@@ -71,6 +72,7 @@ pub fn router(services: AppState) -> Router {
         .merge(reports::routes())
         .merge(reconciliation::routes())
         .merge(openapi::routes())
+        .merge(pages::routes())
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(timeout(settings.request_timeout))
         .merge(renewals::routes(settings.photo_max_bytes).layer(timeout(settings.upload_timeout)));

@@ -3,14 +3,15 @@
 use crate::error::AppError;
 use crate::services::Services;
 use aggregates::permit::CardStatus;
-use aggregates::values::{Period, Phone};
+use aggregates::values::{MonthDay, Period, Phone, SeasonCalendar};
+use chrono::NaiveDate;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 const CARD_COLUMNS: &str = "c.permit_id, c.lot_id, l.name AS lot_name, l.product_name, c.plate, \
      c.holder_name, c.phone, c.valid_from, c.valid_to, c.coverage, c.second_plate, \
-     c.hidden, l.service_phone";
+     c.hidden, l.service_phone, l.period_months, l.season_starts";
 
 const RENEWAL_COLUMNS: &str = "renewal_id, permit_id, period_from, period_to, amount_fen, \
      channel, status, reject_reason, submitted_at, paid_at, decided_at, refunded_at, order_id, \
@@ -81,11 +82,26 @@ fn card_json(row: &AnyRow, svc: &Services, audience: Audience) -> Result<Value, 
         "second_plate": row.try_get::<Option<String>, _>("second_plate")?,
         "hidden": row.try_get::<i32, _>("hidden")? != 0,
         "service_phone": row.try_get::<Option<String>, _>("service_phone")?,
+        "period_on_sale": on_sale(row, &coverage, svc.clock.today())?,
     });
     if audience == Audience::Staff {
         card["phone"] = json!(phone);
     }
     Ok(card)
+}
+
+/// The season a renewal submitted today would buy (the rule of `SubmitRenewal`), or null.
+fn on_sale(row: &AnyRow, coverage: &[Period], today: NaiveDate) -> Result<Value, AppError> {
+    let months = u32::try_from(row.try_get::<i64, _>("period_months")?).unwrap_or(0);
+    let starts = row.try_get::<String, _>("season_starts")?;
+    let calendar = starts
+        .parse::<MonthDay>()
+        .ok()
+        .and_then(|s| SeasonCalendar::new(months, s).ok());
+    Ok(match calendar.and_then(|c| c.on_sale(coverage, today)) {
+        Some(p) => json!({"from": p.from.to_string(), "to": p.to.to_string()}),
+        None => Value::Null,
+    })
 }
 
 /// A renewal by id (with its permit id), if any.

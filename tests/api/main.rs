@@ -23,6 +23,7 @@ mod load;
 mod openapi;
 mod own_writes;
 mod owner_list;
+mod pages;
 mod payment_problems;
 mod poison;
 mod privacy;

@@ -66,6 +66,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/sandbox/payments/{order_id}/pay"),
     ("get", "/sandbox/clock"),
     ("post", "/sandbox/clock"),
+    ("get", "/lots/{lot_id}"),
+    ("get", "/review"),
+    ("get", "/ui/style.css"),
+    ("get", "/ui/api.js"),
+    ("get", "/ui/owner.js"),
+    ("get", "/ui/review.js"),
+    ("get", "/ui/messages.js"),
+    ("get", "/ui/plate.js"),
 ];
 
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options"];

@@ -7,7 +7,7 @@ use super::state::{
     problem_id, renewal_of_problem, Card, Problem, ProblemStatus, Renewal, RenewalStatus,
 };
 use super::Permit;
-use crate::values::{Period, Phone, SeasonCalendar};
+use crate::values::{Period, Phone};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
@@ -568,21 +568,9 @@ pub fn next_period(
     terms: &RenewalTerms,
     today: NaiveDate,
 ) -> Result<Period, PermitError> {
-    season_on_sale(card, &terms.calendar, today)
-}
-
-/// The season a renewal would buy today: the earliest of today's season and the next that the
-/// card does not cover (both covered: `AlreadyApproved`, outside the renewal season).
-pub(super) fn season_on_sale(
-    card: &Card,
-    calendar: &SeasonCalendar,
-    today: NaiveDate,
-) -> Result<Period, PermitError> {
-    let current = calendar.season_containing(today);
-    let next = calendar.next_season(current);
-    [current, next]
-        .into_iter()
-        .find(|season| !card.covers(*season))
+    terms
+        .calendar
+        .on_sale(&card.coverage, today)
         .ok_or(PermitError::AlreadyApproved)
 }
 

@@ -1,6 +1,5 @@
 //! When a card's holder is reminded that its last approved period is ending.
 
-use super::decide::season_on_sale;
 use super::state::Card;
 use crate::values::SeasonCalendar;
 use chrono::NaiveDate;
@@ -30,7 +29,7 @@ pub fn reminder_due(
     if today > valid_to || card.renewals.iter().any(|r| r.status.is_open()) {
         return None;
     }
-    season_on_sale(card, calendar, today).ok()?;
+    calendar.on_sale(&card.coverage, today)?;
     let left = (valid_to - today).num_days();
     days.iter()
         .copied()

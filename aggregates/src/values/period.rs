@@ -172,6 +172,18 @@ impl SeasonCalendar {
     pub fn next_season(&self, season: Period) -> Period {
         self.season_containing(season.to + Duration::days(1))
     }
+
+    /// The season on sale on `today` to a card whose approved periods are `coverage`: the
+    /// earliest of today's season and the next that it does not cover yet; none when it covers
+    /// both.
+    #[must_use]
+    pub fn on_sale(&self, coverage: &[Period], today: NaiveDate) -> Option<Period> {
+        let current = self.season_containing(today);
+        let next = self.next_season(current);
+        [current, next]
+            .into_iter()
+            .find(|season| !is_covered(coverage, *season))
+    }
 }
 
 #[cfg(test)]
@@ -189,6 +201,25 @@ mod tests {
 
     fn yearly_from_june() -> SeasonCalendar {
         SeasonCalendar::new(12, "06-01".parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_season_on_sale_is_the_earliest_of_this_and_the_next_not_yet_covered() {
+        let cal = yearly_from_june();
+        let today = d("2022-05-20");
+        assert_eq!(
+            cal.on_sale(&[], today),
+            Some(p("2021-06-01", "2022-05-31")),
+            "an uncovered card buys today's season"
+        );
+        let desk = [p("2021-06-01", "2022-05-31")];
+        assert_eq!(
+            cal.on_sale(&desk, today),
+            Some(p("2022-06-01", "2023-05-31")),
+            "the manual's card buys the next season"
+        );
+        let both = [p("2021-06-01", "2022-05-31"), p("2022-06-01", "2023-05-31")];
+        assert_eq!(cal.on_sale(&both, today), None, "nothing on sale");
     }
 
     #[test]
