@@ -192,6 +192,7 @@ function cards() {
         el('span', {}, `有效期：${dots(p.valid_from)}至${dots(p.valid_to)}`),
         el('span', { class: `badge ${p.status}` }, CARD_STATUS[p.status] || p.status)),
       el('p', {}, p.lot_name), el('p', {}, p.product_name), el('p', {}, `持卡人 ${p.holder_name} ${p.phone_masked}`),
+      p.second_plate ? el('p', {}, `限行日备案第二辆车 ${p.second_plate}`) : null,
       last && last.status === 'under_review'
         ? el('div', { class: 'notice' }, el('strong', {}, '审核中'), el('span', {}, `${period(last.period)}：已支付，等待停车办公室审核，预计一个工作日`))
         : null,

@@ -20,6 +20,7 @@ const state = {
 const REASONS = ['校园一卡通照片不清晰', '持卡人不是在职职工', '照片与持卡人信息不符', '车牌号与登记信息不符'];
 const EVENT_WORDS = {
   PermitIssued: '办理车证', HolderChanged: '变更持卡人', VehicleUnbound: '解绑车辆', VehicleBound: '绑定车辆',
+  SecondVehicleAdded: '备案第二辆车', SecondVehicleRemoved: '取消第二辆车', CardHidden: '车主移除此卡', CardShown: '车主添加此卡',
   VehicleChosen: '车主选择车辆', RenewalSubmitted: '提交续费', DeskRenewalPaid: '线下缴费', Paid: '已支付',
   StrayPaymentReceived: '收到多余付款', StrayPaymentRefunded: '多余付款已退回', StrayRefundFailed: '多余付款退回失败',
   Approved: '审核通过', Rejected: '审核拒绝', RefundRequested: '申请退款', Refunded: '已退款', RefundFailed: '退款失败',
@@ -198,6 +199,7 @@ async function open(id) {
         el('dt', {}, '持卡人'), el('dd', {}, permit.holder_name),
         el('dt', {}, '手机号'), el('dd', {}, permit.phone),
         el('dt', {}, '车牌号'), el('dd', {}, permit.plate),
+        ...(permit.second_plate ? [el('dt', {}, '限行日第二辆车'), el('dd', {}, permit.second_plate)] : []),
         el('dt', {}, '续费有效期'), el('dd', {}, period(renewal.period)),
         el('dt', {}, '当前有效期'), el('dd', {}, period({ from: permit.valid_from, to: permit.valid_to })),
         el('dt', {}, '金额'), el('dd', {}, yuan(renewal.amount_fen)),

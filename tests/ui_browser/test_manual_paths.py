@@ -70,13 +70,18 @@ def sign_in_reviewer(pages, shots=None):
 
 
 def test_approve_path(pages, desk, photo):
-    desk.card("京A66666", "13912345678")
+    permit = desk.card("京A66666", "13912345678")
+    # The desk registers a second vehicle for the tail-number restriction days.
+    status, body = call("POST", f"/api/v1/admin/permits/{permit}/second-vehicle", ADMIN,
+                        {"plate": "京C88888"})
+    assert status == 200, body
     owner = pages.owner(desk.lot_id)
     sign_in_owner(owner, "13912345678", "京ａ ６６６６６", shots="approve")
     card = owner.get_by_role("article", name="京A66666")
     expect(card).to_contain_text("在此车场已办理长租")
     expect(card).to_contain_text("有效期：2021.06.01至2022.05.31")
     expect(card).to_contain_text("已生效")
+    expect(card).to_contain_text("限行日备案第二辆车 京C88888")
     shot(owner, "approve-09-card")
     renew_and_pay(owner, photo, shots="approve", first_close=True)
     expect(card).to_contain_text("审核中")
@@ -93,6 +98,8 @@ def test_approve_path(pages, desk, photo):
     expect(detail).to_contain_text("13912345678")
     expect(detail).to_contain_text("¥360.00")
     expect(detail).to_contain_text("提交续费")
+    expect(detail).to_contain_text("限行日第二辆车京C88888")
+    expect(detail).to_contain_text("备案第二辆车")
     picture = detail.get_by_role("img", name="校园一卡通照片")
     expect(picture).to_have_attribute("src", re.compile("^blob:"))
     console.wait_for_function("document.querySelector('.photo').naturalWidth === 320")
