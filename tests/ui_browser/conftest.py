@@ -11,7 +11,11 @@ import zlib
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
+
+# Pages poll the API (the queue every 3 s) and the suite may share two cores with other work:
+# give each expectation 15 s before it fails, not Playwright's 5.
+expect.set_options(timeout=15_000)
 
 BASE = os.environ.get("PL_BASE_URL", "http://127.0.0.1:8080")
 ADMIN = os.environ.get("PL_ADMIN_TOKEN", "")
