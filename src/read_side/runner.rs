@@ -142,20 +142,11 @@ async fn step(
         start_build(rs, p, st.generation + 1).await?;
         return Ok(Progress::Applied);
     }
-    if let Some((failing, _)) = st.failing {
-        let skip_asked = st.skip.as_ref().is_some_and(|(at, _)| *at == failing);
-        if let Some(r) = retry
-            .as_ref()
-            .filter(|r| r.position == failing && !skip_asked)
-        {
-            let now = Instant::now();
-            if now < r.at {
-                // Look again within a second: an operator may retry or skip meanwhile.
-                return Ok(Progress::Failing((r.at - now).min(Duration::from_secs(1))));
-            }
-        }
-    }
+    // A track that cannot apply its next event does not hold the other one up (a rebuild goes
+    // on while the live generation is stuck, and the reverse).
     let mut progressed = false;
+    let mut failing: Option<Duration> = None;
+    let mut note = |wait: Duration| failing = Some(failing.map_or(wait, |w| w.min(wait)));
     if st.version == p.version() {
         let live = Track {
             tables: Tables::generation(st.generation),
@@ -164,7 +155,7 @@ async fn step(
             live: true,
         };
         match advance(rs, p, &st, live, retry).await? {
-            Some(Progress::Failing(wait)) => return Ok(Progress::Failing(wait)),
+            Some(Progress::Failing(wait)) => note(wait),
             Some(_) => progressed = true,
             None => {}
         }
@@ -177,14 +168,18 @@ async fn step(
             live: false,
         };
         match advance(rs, p, &st, building, retry).await? {
-            Some(Progress::Failing(wait)) => return Ok(Progress::Failing(wait)),
-            Some(_) => {}
-            None => swap(rs, p, st.generation, generation).await?,
+            Some(Progress::Failing(wait)) => note(wait),
+            Some(_) => progressed = true,
+            None => {
+                swap(rs, p, st.generation, generation).await?;
+                progressed = true;
+            }
         }
-        progressed = true;
     }
     if progressed {
         Ok(Progress::Applied)
+    } else if let Some(wait) = failing {
+        Ok(Progress::Failing(wait))
     } else if rs.store.log.head().await? > st.position {
         Ok(Progress::InFlight)
     } else {
@@ -211,6 +206,15 @@ async fn advance(
             park(rs, p, track, first, &format!("operator: {reason}")).await?;
             *retry = None;
             return Ok(Some(Progress::Applied));
+        }
+    }
+    if let Some(r) = retry.as_ref().filter(|r| r.position == first.position) {
+        let now = Instant::now();
+        if st.failing.map(|(f, _)| f) == Some(first.position) && now < r.at {
+            // Look again within a second: an operator may retry or skip meanwhile.
+            return Ok(Some(Progress::Failing(
+                (r.at - now).min(Duration::from_secs(1)),
+            )));
         }
     }
     let error = match apply_batch(rs, p, track, &batch).await {
@@ -385,6 +389,8 @@ async fn start_build(rs: &ReadSide, p: &dyn Projection, generation: i32) -> Resu
     Ok(())
 }
 
+/// Swaps the caught-up generation `new` in for `old`. A failure the old live generation had
+/// recorded goes with it: the new one has applied everything up to the feed's head.
 async fn swap(rs: &ReadSide, p: &dyn Projection, old: i32, new: i32) -> Result<(), RunError> {
     let mut tx = rs.store.db.write.begin().await?;
     schema::point_views(&mut tx, p, Tables::generation(new)).await?;
@@ -392,7 +398,8 @@ async fn swap(rs: &ReadSide, p: &dyn Projection, old: i32, new: i32) -> Result<(
         "UPDATE projection_state SET generation = building_generation,
                 version = building_version, position = building_position,
                 building_generation = NULL, building_version = NULL, building_position = NULL,
-                updated_at = $1
+                failing_position = NULL, failures = 0, failing_since = NULL, last_error = NULL,
+                skip_position = NULL, skip_reason = NULL, updated_at = $1
           WHERE name = $2 AND owner = $3 AND building_generation = $4",
     )
     .bind(state::now())

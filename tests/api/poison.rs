@@ -12,17 +12,21 @@ use permit_ledger::services::Settings;
 use permit_ledger::store::Backend;
 use projections::{FeedEvent, PoisonPolicy, Projection, ProjectionError, Tables};
 use reqwest::StatusCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+/// Every generation cannot apply `Paid` events.
+const EVERY_GENERATION: i32 = -1;
+
 /// A read model that records every event's position, and cannot apply `Paid` events while
-/// `broken` is set (its statement names a table that does not exist: a real database error).
+/// `broken` says so (its statement names a table that does not exist: a real database error):
+/// 0 never, `EVERY_GENERATION`, or only in that generation.
 struct Brittle {
     policy: PoisonPolicy,
-    broken: Arc<AtomicBool>,
+    broken: Arc<AtomicI32>,
 }
 
 #[async_trait::async_trait]
@@ -48,7 +52,8 @@ impl Projection for Brittle {
         tables: &Tables,
         event: &FeedEvent,
     ) -> Result<(), ProjectionError> {
-        if event.event_type == "Paid" && self.broken.load(Ordering::SeqCst) {
+        let broken = self.broken.load(Ordering::SeqCst);
+        if event.event_type == "Paid" && (broken == EVERY_GENERATION || broken == tables.number()) {
             sqlx::query("SELECT paid_fen FROM no_such_table")
                 .execute(&mut *tx)
                 .await?;
@@ -68,13 +73,13 @@ impl Projection for Brittle {
 struct Run {
     rs: Arc<ReadSide>,
     ledger: Ledger,
-    broken: Arc<AtomicBool>,
+    broken: Arc<AtomicI32>,
     _stop: watch::Sender<bool>,
 }
 
 /// The brittle projection alone on the test store, retrying after `base`, 2×, 4×…
 async fn run(t: &TestStore, policy: PoisonPolicy, base: Duration) -> Run {
-    let broken = Arc::new(AtomicBool::new(true));
+    let broken = Arc::new(AtomicI32::new(EVERY_GENERATION));
     let brittle = Brittle {
         policy,
         broken: broken.clone(),
@@ -198,7 +203,7 @@ async fn a_view_parks_an_event_it_cannot_apply_and_goes_on(t: TestStore) {
     );
 
     // The code is fixed: a retry rebuilds, and the rebuilt view has the payment.
-    run.broken.store(false, Ordering::SeqCst);
+    run.broken.store(0, Ordering::SeqCst);
     let generation = run.rs.generation("brittle").await.unwrap();
     run.rs.request_retry("brittle").await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -283,7 +288,7 @@ async fn a_retry_applies_the_stuck_event_without_waiting_out_the_backoff(t: Test
     let (paid, rejected) = paid_then_rejected(&run.ledger, &t).await;
     let i = until_failed(&run.rs, 3).await;
     assert_eq!(i.failing_position, Some(paid));
-    run.broken.store(false, Ordering::SeqCst);
+    run.broken.store(0, Ordering::SeqCst);
     let asked = Instant::now();
     run.rs.request_retry("brittle").await.unwrap();
     run.rs
@@ -310,7 +315,36 @@ async fn a_retry_applies_the_stuck_event_without_waiting_out_the_backoff(t: Test
     );
 }
 
+/// A rebuild is not held up by the live generation being stuck: it builds past the event the
+/// live one fails on, and once swapped in the projection runs again.
+async fn a_rebuild_goes_on_while_the_live_generation_is_stuck(t: TestStore) {
+    let run = run(&t, PoisonPolicy::Stop, Duration::from_millis(20)).await;
+    run.broken.store(1, Ordering::SeqCst);
+    let (paid, rejected) = paid_then_rejected(&run.ledger, &t).await;
+    let i = until_failed(&run.rs, 2).await;
+    assert_eq!((i.status, i.failing_position), ("stalled", Some(paid)));
+    run.rs.request_rebuild("brittle").await.unwrap();
+    run.rs
+        .wait_for("brittle", rejected, Duration::from_secs(20))
+        .await
+        .expect("the rebuilt generation is swapped in past the event");
+    let i = info(&run.rs).await;
+    assert_eq!(
+        (i.generation, i.status, i.failing_position),
+        (2, "running", None)
+    );
+    assert_eq!(
+        seen(
+            &t,
+            &format!("SELECT count(*) FROM brittle_seen WHERE position = {paid}")
+        )
+        .await,
+        1
+    );
+}
+
 crate::on_both_stores!(
+    a_rebuild_goes_on_while_the_live_generation_is_stuck,
     a_view_parks_an_event_it_cannot_apply_and_goes_on,
     a_stopping_projection_stays_stalled_until_an_operator_skips,
     a_retry_applies_the_stuck_event_without_waiting_out_the_backoff,
