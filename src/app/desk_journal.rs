@@ -153,6 +153,30 @@ fn binding_refused(e: &CommandError<BindingError>) -> bool {
 }
 
 /// The steps, each a no-op when already done; returns the position of the last event.
+/// The first step of an action that binds a vehicle: claims `plate` at the lot for the card.
+/// A refusal (another card holds it) means nothing was done; the action stops there.
+async fn claim(
+    ledger: &Ledger,
+    lot_id: Uuid,
+    plate: &Plate,
+    permit_id: Uuid,
+    meta: &EventMetadata,
+) -> Result<(), Step> {
+    let command = BindingCommand::Claim {
+        lot_id,
+        plate: plate.clone(),
+        permit_id,
+    };
+    match ledger
+        .execute::<VehicleBinding>(&binding_id(lot_id, plate), command, meta)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if binding_refused(&e) => Err(Step::RefusedFirst(e.into())),
+        Err(e) => Err(Step::Failed(e.into())),
+    }
+}
+
 async fn steps(
     ledger: &Ledger,
     action: &DeskAction,
@@ -167,22 +191,7 @@ async fn steps(
             phone,
             validity,
         } => {
-            let claimed = ledger
-                .execute::<VehicleBinding>(
-                    &binding_id(*lot_id, plate),
-                    BindingCommand::Claim {
-                        lot_id: *lot_id,
-                        plate: plate.clone(),
-                        permit_id: *permit_id,
-                    },
-                    meta,
-                )
-                .await;
-            match claimed {
-                Err(e) if binding_refused(&e) => return Err(Step::RefusedFirst(e.into())),
-                Err(e) => return Err(Step::Failed(e.into())),
-                Ok(_) => {}
-            }
+            claim(ledger, *lot_id, plate, *permit_id, meta).await?;
             let issue = PermitCommand::Issue {
                 lot_id: *lot_id,
                 plate: plate.clone(),
@@ -206,22 +215,7 @@ async fn steps(
             from,
             to,
         } => {
-            let claimed = ledger
-                .execute::<VehicleBinding>(
-                    &binding_id(*lot_id, to),
-                    BindingCommand::Claim {
-                        lot_id: *lot_id,
-                        plate: to.clone(),
-                        permit_id: *permit_id,
-                    },
-                    meta,
-                )
-                .await;
-            match claimed {
-                Err(e) if binding_refused(&e) => return Err(Step::RefusedFirst(e.into())),
-                Err(e) => return Err(Step::Failed(e.into())),
-                Ok(_) => {}
-            }
+            claim(ledger, *lot_id, to, *permit_id, meta).await?;
             let card = ledger
                 .load::<Permit>(&permit_id.to_string())
                 .await
@@ -262,22 +256,7 @@ async fn steps(
             lot_id,
             plate,
         } => {
-            let claimed = ledger
-                .execute::<VehicleBinding>(
-                    &binding_id(*lot_id, plate),
-                    BindingCommand::Claim {
-                        lot_id: *lot_id,
-                        plate: plate.clone(),
-                        permit_id: *permit_id,
-                    },
-                    meta,
-                )
-                .await;
-            match claimed {
-                Err(e) if binding_refused(&e) => return Err(Step::RefusedFirst(e.into())),
-                Err(e) => return Err(Step::Failed(e.into())),
-                Ok(_) => {}
-            }
+            claim(ledger, *lot_id, plate, *permit_id, meta).await?;
             let card = ledger
                 .load::<Permit>(&permit_id.to_string())
                 .await

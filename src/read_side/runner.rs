@@ -323,11 +323,7 @@ async fn park(
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    if fenced != 1 {
-        tx.rollback().await?;
-        return Err(RunError::LostLease);
-    }
-    tx.commit().await?;
+    commit_fenced(tx, fenced).await?;
     tracing::warn!(
         projection = p.name(),
         position = event.position,
@@ -380,11 +376,7 @@ async fn start_build(rs: &ReadSide, p: &dyn Projection, generation: i32) -> Resu
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    if fenced != 1 {
-        tx.rollback().await?;
-        return Err(RunError::LostLease);
-    }
-    tx.commit().await?;
+    commit_fenced(tx, fenced).await?;
     tracing::info!(projection = p.name(), generation, "rebuild started");
     Ok(())
 }
@@ -410,8 +402,7 @@ async fn swap(rs: &ReadSide, p: &dyn Projection, old: i32, new: i32) -> Result<(
     .await?
     .rows_affected();
     if fenced != 1 {
-        tx.rollback().await?;
-        return Err(RunError::LostLease);
+        return rolled_back(tx).await;
     }
     schema::drop_generation(&mut tx, p, Tables::generation(old)).await?;
     sqlx::query("DELETE FROM projection_parked WHERE name = $1 AND generation = $2")
@@ -429,6 +420,21 @@ async fn swap(rs: &ReadSide, p: &dyn Projection, old: i32, new: i32) -> Result<(
         "rebuild swapped in"
     );
     Ok(())
+}
+
+/// Commits `tx` if its fenced update hit its one row (this runner still owns the projection and
+/// the checkpoint is where the work began); otherwise rolls it back: `LostLease`.
+async fn commit_fenced(tx: sqlx::Transaction<'_, sqlx::Any>, fenced: u64) -> Result<(), RunError> {
+    if fenced != 1 {
+        return rolled_back(tx).await;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn rolled_back(tx: sqlx::Transaction<'_, sqlx::Any>) -> Result<(), RunError> {
+    tx.rollback().await?;
+    Err(RunError::LostLease)
 }
 
 fn publish(rs: &ReadSide, name: &str, position: i64) {
@@ -472,11 +478,7 @@ async fn apply_batch(
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    if fenced != 1 {
-        tx.rollback().await?;
-        return Err(RunError::LostLease);
-    }
-    tx.commit().await?;
+    commit_fenced(tx, fenced).await?;
     if track.live {
         publish(rs, p.name(), last);
     }
