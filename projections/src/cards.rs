@@ -1,6 +1,7 @@
 //! Owners' cards and orders (and the lots they belong to): what the owner's page and the
 //! reviewer's detail show.
 
+use crate::rows::{Key, Staged};
 use crate::{decode_lot, decode_permit, FeedEvent, Projection, ProjectionError, Tables};
 use aggregates::lot::LotEvent;
 use aggregates::permit::PermitEvent;
@@ -71,133 +72,164 @@ fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-async fn set_status(
-    tx: &mut AnyConnection,
-    t: &Tables,
-    renewal_id: uuid::Uuid,
-    status: &str,
-    column: Option<(&str, String)>,
-) -> Result<(), sqlx::Error> {
-    let renewals = t.get("renewals");
-    match column {
-        Some((name, value)) => {
-            sqlx::query(&format!(
-                "UPDATE {renewals} SET status = $1, {name} = $2 WHERE renewal_id = $3"
-            ))
-            .bind(status)
-            .bind(value)
-            .bind(renewal_id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        }
-        None => {
-            sqlx::query(&format!(
-                "UPDATE {renewals} SET status = $1 WHERE renewal_id = $2"
-            ))
-            .bind(status)
-            .bind(renewal_id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        }
+crate::view_row! {
+    /// A lot, as owners and reviewers see it.
+    struct LotRow in "lots" key (lot_id) {
+        lot_id: String,
+        name: String,
+        product_name: String,
+        price_fen: i64,
+        period_months: i32,
+        season_starts: String,
+        consent_version: String,
+        consent_text: String,
+        service_phone: Option<String>,
     }
-    Ok(())
 }
 
-async fn extend_coverage(
-    tx: &mut AnyConnection,
-    t: &Tables,
-    permit_id: &str,
-    period: Period,
-) -> Result<(), ProjectionError> {
-    let cards = t.get("cards");
-    let coverage: Option<String> = sqlx::query_scalar(&format!(
-        "SELECT coverage FROM {cards} WHERE permit_id = $1"
-    ))
-    .bind(permit_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let mut periods: Vec<Period> = coverage
-        .and_then(|c| serde_json::from_str(&c).ok())
-        .unwrap_or_default();
+crate::view_row! {
+    /// A card: its vehicle, holder and what it covers.
+    struct CardRow in "cards" key (permit_id) {
+        permit_id: String,
+        lot_id: String,
+        plate: String,
+        holder_name: String,
+        phone: String,
+        valid_from: String,
+        valid_to: String,
+        coverage: String,
+        issued_at: String,
+        second_plate: Option<String>,
+        hidden: i32,
+    }
+}
+
+crate::view_row! {
+    /// A renewal (an order) and where it stands.
+    struct RenewalRow in "renewals" key (renewal_id) {
+        renewal_id: String,
+        permit_id: String,
+        period_from: String,
+        period_to: String,
+        amount_fen: i64,
+        channel: String,
+        status: String,
+        reject_reason: Option<String>,
+        consent_version: String,
+        photo_sha256: String,
+        photo_type: String,
+        photo_size: i64,
+        order_id: String,
+        transaction_id: Option<String>,
+        out_refund_no: Option<String>,
+        refund_failure: Option<String>,
+        submitted_at: String,
+        pay_by: String,
+        paid_at: Option<String>,
+        decided_at: Option<String>,
+        refunded_at: Option<String>,
+    }
+}
+
+/// The rows one batch works on.
+struct Batch {
+    lots: Staged<LotRow>,
+    cards: Staged<CardRow>,
+    renewals: Staged<RenewalRow>,
+}
+
+enum Decoded {
+    Lot(LotEvent),
+    Permit(PermitEvent),
+}
+
+fn decode(event: &FeedEvent) -> Result<Option<Decoded>, ProjectionError> {
+    if let Some(e) = decode_lot(event)? {
+        return Ok(Some(Decoded::Lot(e)));
+    }
+    Ok(decode_permit(event)?.map(Decoded::Permit))
+}
+
+fn key(id: impl ToString) -> Key {
+    vec![id.to_string()]
+}
+
+/// Adds `period` to the card's coverage; its validity becomes the latest period.
+fn extend_coverage(card: &mut CardRow, period: Period) {
+    let mut periods: Vec<Period> = serde_json::from_str(&card.coverage).unwrap_or_default();
     periods.push(period);
     let latest = periods
         .iter()
         .max_by_key(|p| p.to)
         .copied()
         .unwrap_or(period);
-    sqlx::query(&format!(
-        "UPDATE {cards} SET coverage = $1, valid_from = $2, valid_to = $3 WHERE permit_id = $4"
-    ))
-    .bind(serde_json::to_string(&periods).unwrap_or_else(|_| "[]".into()))
-    .bind(latest.from.to_string())
-    .bind(latest.to.to_string())
-    .bind(permit_id)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    card.coverage = serde_json::to_string(&periods).unwrap_or_else(|_| "[]".into());
+    card.valid_from = latest.from.to_string();
+    card.valid_to = latest.to.to_string();
 }
 
-async fn apply_lot(
-    tx: &mut AnyConnection,
-    t: &Tables,
-    lot_id: &str,
-    event: LotEvent,
-) -> Result<(), ProjectionError> {
-    let lots = t.get("lots");
+fn apply_lot(b: &mut Batch, lot_id: &str, event: LotEvent) -> Result<(), ProjectionError> {
     match event {
         LotEvent::LotRegistered {
             name,
             product,
             consent,
-        } => {
-            sqlx::query(&format!(
-                "INSERT INTO {lots} (lot_id, name, product_name, price_fen, period_months,
-                    season_starts, consent_version, consent_text)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            ))
-            .bind(lot_id)
-            .bind(name)
-            .bind(product.name)
-            .bind(product.price.get())
-            .bind(product.calendar.period_months as i32)
-            .bind(product.calendar.season_starts.to_string())
-            .bind(consent.version)
-            .bind(consent.text)
-            .execute(&mut *tx)
-            .await?;
-        }
+        } => b.lots.put(LotRow {
+            lot_id: lot_id.to_string(),
+            name,
+            product_name: product.name,
+            price_fen: product.price.get(),
+            period_months: product.calendar.period_months as i32,
+            season_starts: product.calendar.season_starts.to_string(),
+            consent_version: consent.version,
+            consent_text: consent.text,
+            service_phone: None,
+        }),
         LotEvent::ConsentPublished { consent } => {
-            sqlx::query(&format!(
-                "UPDATE {lots} SET consent_version = $1, consent_text = $2 WHERE lot_id = $3"
-            ))
-            .bind(consent.version)
-            .bind(consent.text)
-            .bind(lot_id)
-            .execute(&mut *tx)
-            .await?;
+            if let Some(lot) = b.lots.get_mut(&key(lot_id))? {
+                lot.consent_version = consent.version;
+                lot.consent_text = consent.text;
+            }
         }
         LotEvent::ServicePhoneSet { service_phone } => {
-            sqlx::query(&format!(
-                "UPDATE {lots} SET service_phone = $1 WHERE lot_id = $2"
-            ))
-            .bind(service_phone)
-            .bind(lot_id)
-            .execute(&mut *tx)
-            .await?;
+            if let Some(lot) = b.lots.get_mut(&key(lot_id))? {
+                lot.service_phone = Some(service_phone);
+            }
         }
         LotEvent::RestrictionsSet { .. } => {}
     }
     Ok(())
 }
 
-async fn apply_permit(
-    tx: &mut AnyConnection,
-    t: &Tables,
+/// Changes the card `permit_id`, if the view has it.
+fn card(
+    b: &mut Batch,
+    permit_id: &str,
+    change: impl FnOnce(&mut CardRow),
+) -> Result<(), ProjectionError> {
+    if let Some(card) = b.cards.get_mut(&key(permit_id))? {
+        change(card);
+    }
+    Ok(())
+}
+
+/// Changes the renewal `renewal_id`, if the view has it.
+fn renewal(
+    b: &mut Batch,
+    renewal_id: uuid::Uuid,
+    change: impl FnOnce(&mut RenewalRow),
+) -> Result<(), ProjectionError> {
+    if let Some(r) = b.renewals.get_mut(&key(renewal_id))? {
+        change(r);
+    }
+    Ok(())
+}
+
+fn apply_permit(
+    b: &mut Batch,
     event: &FeedEvent,
     permit_event: PermitEvent,
 ) -> Result<(), ProjectionError> {
-    let cards = t.get("cards");
-    let renewals = t.get("renewals");
     let permit_id = event.aggregate_id.as_str();
     match permit_event {
         PermitEvent::PermitIssued {
@@ -206,70 +238,34 @@ async fn apply_permit(
             holder_name,
             phone,
             validity,
-        } => {
-            sqlx::query(&format!(
-                "INSERT INTO {cards} (permit_id, lot_id, plate, holder_name, phone, valid_from,
-                    valid_to, coverage, issued_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            ))
-            .bind(permit_id)
-            .bind(lot_id.to_string())
-            .bind(plate.as_str())
-            .bind(holder_name)
-            .bind(phone.as_str())
-            .bind(validity.from.to_string())
-            .bind(validity.to.to_string())
-            .bind(serde_json::to_string(&[validity]).unwrap_or_else(|_| "[]".into()))
-            .bind(rfc3339(event.recorded_at))
-            .execute(&mut *tx)
-            .await?;
-        }
-        PermitEvent::HolderChanged { holder_name, phone } => {
-            sqlx::query(&format!(
-                "UPDATE {cards} SET holder_name = $1, phone = $2 WHERE permit_id = $3"
-            ))
-            .bind(holder_name)
-            .bind(phone.as_str())
-            .bind(permit_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        PermitEvent::VehicleBound { plate } => {
-            sqlx::query(&format!(
-                "UPDATE {cards} SET plate = $1 WHERE permit_id = $2"
-            ))
-            .bind(plate.as_str())
-            .bind(permit_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        PermitEvent::SecondVehicleAdded { plate } => {
-            sqlx::query(&format!(
-                "UPDATE {cards} SET second_plate = $1 WHERE permit_id = $2"
-            ))
-            .bind(plate.as_str())
-            .bind(permit_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        PermitEvent::SecondVehicleRemoved { .. } => {
-            sqlx::query(&format!(
-                "UPDATE {cards} SET second_plate = NULL WHERE permit_id = $1"
-            ))
-            .bind(permit_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        PermitEvent::CardHidden {} | PermitEvent::CardShown {} => {
-            let hidden = i32::from(matches!(permit_event, PermitEvent::CardHidden {}));
-            sqlx::query(&format!(
-                "UPDATE {cards} SET hidden = $1 WHERE permit_id = $2"
-            ))
-            .bind(hidden)
-            .bind(permit_id)
-            .execute(&mut *tx)
-            .await?;
-        }
+        } => b.cards.put(CardRow {
+            permit_id: permit_id.to_string(),
+            lot_id: lot_id.to_string(),
+            plate: plate.as_str().to_string(),
+            holder_name,
+            phone: phone.as_str().to_string(),
+            valid_from: validity.from.to_string(),
+            valid_to: validity.to.to_string(),
+            coverage: serde_json::to_string(&[validity]).unwrap_or_else(|_| "[]".into()),
+            issued_at: rfc3339(event.recorded_at),
+            second_plate: None,
+            hidden: 0,
+        }),
+        PermitEvent::HolderChanged { holder_name, phone } => card(b, permit_id, |c| {
+            c.holder_name = holder_name;
+            c.phone = phone.as_str().to_string();
+        })?,
+        PermitEvent::VehicleBound { plate } => card(b, permit_id, |c| {
+            c.plate = plate.as_str().to_string();
+        })?,
+        PermitEvent::SecondVehicleAdded { plate } => card(b, permit_id, |c| {
+            c.second_plate = Some(plate.as_str().to_string());
+        })?,
+        PermitEvent::SecondVehicleRemoved { .. } => card(b, permit_id, |c| {
+            c.second_plate = None;
+        })?,
+        PermitEvent::CardHidden {} => card(b, permit_id, |c| c.hidden = 1)?,
+        PermitEvent::CardShown {} => card(b, permit_id, |c| c.hidden = 0)?,
         PermitEvent::VehicleUnbound { .. } | PermitEvent::VehicleChosen { .. } => {}
         PermitEvent::RenewalSubmitted {
             renewal_id,
@@ -280,29 +276,29 @@ async fn apply_permit(
             order_id,
             submitted_at,
             pay_by,
-        } => {
-            sqlx::query(&format!(
-                "INSERT INTO {renewals} (renewal_id, permit_id, period_from, period_to,
-                    amount_fen, channel, status, consent_version, photo_sha256, photo_type,
-                    photo_size, order_id, submitted_at, pay_by)
-                 VALUES ($1, $2, $3, $4, $5, 'wechat_pay', 'awaiting_payment', $6, $7, $8, $9,
-                    $10, $11, $12)"
-            ))
-            .bind(renewal_id.to_string())
-            .bind(permit_id)
-            .bind(period.from.to_string())
-            .bind(period.to.to_string())
-            .bind(amount.get())
-            .bind(consent_version)
-            .bind(photo.sha256)
-            .bind(photo.content_type)
-            .bind(photo.size as i64)
-            .bind(order_id)
-            .bind(rfc3339(submitted_at))
-            .bind(rfc3339(pay_by))
-            .execute(&mut *tx)
-            .await?;
-        }
+        } => b.renewals.put(RenewalRow {
+            renewal_id: renewal_id.to_string(),
+            permit_id: permit_id.to_string(),
+            period_from: period.from.to_string(),
+            period_to: period.to.to_string(),
+            amount_fen: amount.get(),
+            channel: "wechat_pay".into(),
+            status: "awaiting_payment".into(),
+            reject_reason: None,
+            consent_version,
+            photo_sha256: photo.sha256,
+            photo_type: photo.content_type,
+            photo_size: photo.size as i64,
+            order_id,
+            transaction_id: None,
+            out_refund_no: None,
+            refund_failure: None,
+            submitted_at: rfc3339(submitted_at),
+            pay_by: rfc3339(pay_by),
+            paid_at: None,
+            decided_at: None,
+            refunded_at: None,
+        }),
         // A renewal paid at the desk has no order, photo or consent; its channel is the
         // desk's method. `Approved` follows.
         PermitEvent::DeskRenewalPaid {
@@ -313,98 +309,79 @@ async fn apply_permit(
             paid_at,
             ..
         } => {
-            sqlx::query(&format!(
-                "INSERT INTO {renewals} (renewal_id, permit_id, period_from, period_to,
-                    amount_fen, channel, status, consent_version, photo_sha256, photo_type,
-                    photo_size, order_id, submitted_at, pay_by, paid_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'under_review', '', '', '', 0, '', $7, $7, $7)"
-            ))
-            .bind(renewal_id.to_string())
-            .bind(permit_id)
-            .bind(period.from.to_string())
-            .bind(period.to.to_string())
-            .bind(amount.get())
-            .bind(method.as_str())
-            .bind(rfc3339(paid_at))
-            .execute(&mut *tx)
-            .await?;
+            let paid_at = rfc3339(paid_at);
+            b.renewals.put(RenewalRow {
+                renewal_id: renewal_id.to_string(),
+                permit_id: permit_id.to_string(),
+                period_from: period.from.to_string(),
+                period_to: period.to.to_string(),
+                amount_fen: amount.get(),
+                channel: method.as_str().to_string(),
+                status: "under_review".into(),
+                reject_reason: None,
+                consent_version: String::new(),
+                photo_sha256: String::new(),
+                photo_type: String::new(),
+                photo_size: 0,
+                order_id: String::new(),
+                transaction_id: None,
+                out_refund_no: None,
+                refund_failure: None,
+                submitted_at: paid_at.clone(),
+                pay_by: paid_at.clone(),
+                paid_at: Some(paid_at),
+                decided_at: None,
+                refunded_at: None,
+            });
         }
         PermitEvent::Paid {
             renewal_id,
             transaction_id,
             paid_at,
             ..
-        } => {
-            sqlx::query(&format!(
-                "UPDATE {renewals} SET status = 'under_review', paid_at = $1,
-                    transaction_id = $2 WHERE renewal_id = $3"
-            ))
-            .bind(rfc3339(paid_at))
-            .bind(transaction_id)
-            .bind(renewal_id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        }
+        } => renewal(b, renewal_id, |r| {
+            r.status = "under_review".into();
+            r.paid_at = Some(rfc3339(paid_at));
+            r.transaction_id = Some(transaction_id);
+        })?,
         PermitEvent::Approved {
             renewal_id,
             period,
             decided_at,
             ..
         } => {
-            set_status(
-                tx,
-                t,
-                renewal_id,
-                "approved",
-                Some(("decided_at", rfc3339(decided_at))),
-            )
-            .await?;
-            extend_coverage(tx, t, permit_id, period).await?;
+            renewal(b, renewal_id, |r| {
+                r.status = "approved".into();
+                r.decided_at = Some(rfc3339(decided_at));
+            })?;
+            card(b, permit_id, |c| extend_coverage(c, period))?;
         }
         PermitEvent::Rejected {
             renewal_id,
             reason,
             decided_at,
             ..
-        } => {
-            sqlx::query(&format!(
-                "UPDATE {renewals} SET status = 'rejected', reject_reason = $1, decided_at = $2
-                 WHERE renewal_id = $3"
-            ))
-            .bind(reason)
-            .bind(rfc3339(decided_at))
-            .bind(renewal_id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        }
+        } => renewal(b, renewal_id, |r| {
+            r.status = "rejected".into();
+            r.reject_reason = Some(reason);
+            r.decided_at = Some(rfc3339(decided_at));
+        })?,
         PermitEvent::RefundRequested {
             renewal_id,
             out_refund_no,
             ..
-        } => {
-            set_status(
-                tx,
-                t,
-                renewal_id,
-                "refund_requested",
-                Some(("out_refund_no", out_refund_no)),
-            )
-            .await?;
-        }
+        } => renewal(b, renewal_id, |r| {
+            r.status = "refund_requested".into();
+            r.out_refund_no = Some(out_refund_no);
+        })?,
         PermitEvent::Refunded {
             renewal_id,
             refunded_at,
             ..
-        } => {
-            set_status(
-                tx,
-                t,
-                renewal_id,
-                "refunded",
-                Some(("refunded_at", rfc3339(refunded_at))),
-            )
-            .await?;
-        }
+        } => renewal(b, renewal_id, |r| {
+            r.status = "refunded".into();
+            r.refunded_at = Some(rfc3339(refunded_at));
+        })?,
         PermitEvent::RefundFailed {
             renewal_id,
             failure,
@@ -414,20 +391,16 @@ async fn apply_permit(
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
-            set_status(
-                tx,
-                t,
-                renewal_id,
-                "refund_failed",
-                Some(("refund_failure", failure)),
-            )
-            .await?;
+            renewal(b, renewal_id, |r| {
+                r.status = "refund_failed".into();
+                r.refund_failure = Some(failure);
+            })?;
         }
         PermitEvent::RenewalExpiredUnpaid { renewal_id, .. } => {
-            set_status(tx, t, renewal_id, "expired_unpaid", None).await?;
+            renewal(b, renewal_id, |r| r.status = "expired_unpaid".into())?
         }
         PermitEvent::RenewalCancelled { renewal_id, .. } => {
-            set_status(tx, t, renewal_id, "cancelled", None).await?;
+            renewal(b, renewal_id, |r| r.status = "cancelled".into())?
         }
         // A stray payment does not change the renewal the owner sees; its refund is the
         // payment process's work (`payment_dispatch`), its record the audit trail's.
@@ -440,16 +413,10 @@ async fn apply_permit(
             stray: false,
             at,
             ..
-        } => {
-            set_status(
-                tx,
-                t,
-                renewal_id,
-                "refunded",
-                Some(("refunded_at", rfc3339(at))),
-            )
-            .await?;
-        }
+        } => renewal(b, renewal_id, |r| {
+            r.status = "refunded".into();
+            r.refunded_at = Some(rfc3339(at));
+        })?,
         // A problem and its retry leave the renewal `refund_failed` until the outcome.
         PermitEvent::PaymentProblemRaised { .. }
         | PermitEvent::PaymentProblemRetried { .. }
@@ -483,12 +450,48 @@ impl Projection for Cards {
         tables: &Tables,
         event: &FeedEvent,
     ) -> Result<(), ProjectionError> {
-        if let Some(lot_event) = decode_lot(event)? {
-            return apply_lot(tx, tables, &event.aggregate_id, lot_event).await;
+        self.apply_batch(tx, tables, std::slice::from_ref(event))
+            .await
+    }
+    /// Reads the lots, cards and renewals the batch's events name, folds the events into them
+    /// and writes back the rows that changed.
+    async fn apply_batch(
+        &self,
+        tx: &mut AnyConnection,
+        tables: &Tables,
+        events: &[FeedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut decoded = Vec::with_capacity(events.len());
+        let mut b = Batch {
+            lots: Staged::new(tables),
+            cards: Staged::new(tables),
+            renewals: Staged::new(tables),
+        };
+        for event in events {
+            let Some(d) = decode(event)? else { continue };
+            match &d {
+                Decoded::Lot(_) => b.lots.want(key(&event.aggregate_id)),
+                Decoded::Permit(e) => {
+                    b.cards.want(key(&event.aggregate_id));
+                    if let Some(renewal_id) = e.renewal_id() {
+                        b.renewals.want(key(renewal_id));
+                    }
+                }
+            }
+            decoded.push((event, d));
         }
-        if let Some(permit_event) = decode_permit(event)? {
-            return apply_permit(tx, tables, event, permit_event).await;
+        b.lots.load(tx).await?;
+        b.cards.load(tx).await?;
+        b.renewals.load(tx).await?;
+        for (event, d) in decoded {
+            match d {
+                Decoded::Lot(e) => apply_lot(&mut b, &event.aggregate_id, e)?,
+                Decoded::Permit(e) => apply_permit(&mut b, event, e)?,
+            }
         }
+        b.lots.flush(tx).await?;
+        b.cards.flush(tx).await?;
+        b.renewals.flush(tx).await?;
         Ok(())
     }
 }

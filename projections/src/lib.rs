@@ -16,6 +16,7 @@ pub mod payment_problems;
 pub mod plate_index;
 mod projection;
 pub mod review_queue;
+pub mod rows;
 pub mod sms_notices;
 pub mod texts;
 

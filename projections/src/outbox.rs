@@ -33,33 +33,79 @@ pub async fn set_horizon(db: &sqlx::AnyPool, position: i64) -> Result<(), sqlx::
     Ok(())
 }
 
-/// Enqueues work caused by `event`, once (and not at all below the import horizon).
-pub async fn enqueue(
-    tx: &mut AnyConnection,
-    kind: &str,
-    event: &FeedEvent,
-    payload: &Value,
-) -> Result<(), sqlx::Error> {
-    let at = event
-        .recorded_at
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    sqlx::query(
-        "INSERT INTO outbox (id, kind, payload, status, attempts, next_attempt_at, created_at)
-         SELECT $1, $2, $3,
-                CASE WHEN $5 <= coalesce((SELECT CAST(value AS BIGINT) FROM service_secrets
-                                          WHERE name = $6), 0)
-                     THEN 'skipped' ELSE 'pending' END,
-                0, $4, $4
-          WHERE 1 = 1
-         ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(format!("{kind}:{}", event.position))
-    .bind(kind)
-    .bind(payload.to_string())
-    .bind(at)
-    .bind(event.position)
-    .bind(HORIZON)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+/// Work a batch enqueues, written with the batch (once per event and kind, and not at all
+/// below the import horizon).
+#[derive(Debug, Default)]
+pub struct Outbox {
+    rows: Vec<Work>,
+}
+
+#[derive(Debug)]
+struct Work {
+    id: String,
+    kind: &'static str,
+    payload: String,
+    at: String,
+    position: i64,
+}
+
+impl Outbox {
+    /// Nothing enqueued yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Enqueues work of `kind` caused by `event`.
+    pub fn push(&mut self, kind: &'static str, event: &FeedEvent, payload: &Value) {
+        self.rows.push(Work {
+            id: format!("{kind}:{}", event.position),
+            kind,
+            payload: payload.to_string(),
+            at: event
+                .recorded_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            position: event.position,
+        });
+    }
+
+    /// Writes the enqueued work: rows that exist already (a rebuild) are left as they are.
+    pub async fn flush(self, tx: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let horizon: Option<i64> =
+            sqlx::query_scalar("SELECT CAST(value AS BIGINT) FROM service_secrets WHERE name = $1")
+                .bind(HORIZON)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let horizon = horizon.unwrap_or(0);
+        for chunk in crate::rows::chunks(&self.rows) {
+            let sql = format!(
+                "INSERT INTO outbox (id, kind, payload, status, next_attempt_at, created_at,
+                    attempts) VALUES ({}) ON CONFLICT (id) DO NOTHING",
+                crate::rows::placeholders(chunk.len(), 6)
+                    .iter()
+                    .map(|row| format!("{row}, 0"))
+                    .collect::<Vec<_>>()
+                    .join("), (")
+            );
+            let mut q = sqlx::query(&sql);
+            for w in chunk {
+                let status = if w.position <= horizon {
+                    "skipped"
+                } else {
+                    "pending"
+                };
+                q = q
+                    .bind(&w.id)
+                    .bind(w.kind)
+                    .bind(&w.payload)
+                    .bind(status)
+                    .bind(&w.at)
+                    .bind(&w.at);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        Ok(())
+    }
 }

@@ -3,11 +3,12 @@
 //! unpaid renewal that expired or was cancelled closes its order there; both through the
 //! durable outbox (refunds reuse their `out_refund_no` on every retry).
 
-use crate::outbox::{self, CLOSE_ORDER, REFUND};
+use crate::outbox::{Outbox, CLOSE_ORDER, REFUND};
+use crate::rows::Staged;
 use crate::{decode_permit, FeedEvent, Projection, ProjectionError, Tables};
 use aggregates::permit::PermitEvent;
 use serde_json::json;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 /// The `payment_dispatch` projection: table `payment_dispatch_orders` (each renewal's order
 /// number and amount); its output goes to the outbox.
@@ -21,19 +22,13 @@ const SCHEMA: &[&str] = &["CREATE TABLE {payment_dispatch_orders} (
         amount_fen BIGINT NOT NULL
     )"];
 
-async fn order_of(
-    tx: &mut AnyConnection,
-    t: &Tables,
-    renewal_id: uuid::Uuid,
-) -> Result<Option<(String, i64)>, sqlx::Error> {
-    let row = sqlx::query(&format!(
-        "SELECT order_id, amount_fen FROM {} WHERE renewal_id = $1",
-        t.get("payment_dispatch_orders")
-    ))
-    .bind(renewal_id.to_string())
-    .fetch_optional(&mut *tx)
-    .await?;
-    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+crate::view_row! {
+    /// A renewal's order number and amount.
+    struct OrderRow in "payment_dispatch_orders" key (renewal_id) {
+        renewal_id: String,
+        order_id: String,
+        amount_fen: i64,
+    }
 }
 
 /// Shown to the payer with the refund of a rejected renewal.
@@ -51,31 +46,106 @@ struct Refund<'a> {
 }
 
 /// Puts a refund of the renewal's order into the outbox.
-async fn enqueue_refund(
-    tx: &mut AnyConnection,
-    t: &Tables,
+fn enqueue_refund(
+    orders: &Staged<OrderRow>,
+    outbox: &mut Outbox,
     event: &FeedEvent,
     renewal_id: uuid::Uuid,
     refund: Refund<'_>,
 ) -> Result<(), ProjectionError> {
-    let Some((order_id, order_total)) = order_of(tx, t, renewal_id).await? else {
+    let Some(order) = orders.get(&vec![renewal_id.to_string()])? else {
         return Ok(());
     };
     let total = if refund.whole_payment {
         refund.refund_fen
     } else {
-        order_total
+        order.amount_fen
     };
     let payload = json!({
         "renewal_id": renewal_id,
         "permit_id": event.aggregate_id,
-        "out_trade_no": order_id,
+        "out_trade_no": order.order_id,
         "out_refund_no": refund.out_refund_no,
         "refund_fen": refund.refund_fen,
         "total_fen": total,
         "reason": refund.reason,
     });
-    outbox::enqueue(tx, REFUND, event, &payload).await?;
+    outbox.push(REFUND, event, &payload);
+    Ok(())
+}
+
+/// Applies one event to the batch's orders and outbox.
+fn fold(
+    orders: &mut Staged<OrderRow>,
+    outbox: &mut Outbox,
+    event: &FeedEvent,
+    permit_event: PermitEvent,
+) -> Result<(), ProjectionError> {
+    match permit_event {
+        PermitEvent::RenewalSubmitted {
+            renewal_id,
+            order_id,
+            amount,
+            ..
+        } => orders.put(OrderRow {
+            renewal_id: renewal_id.to_string(),
+            order_id,
+            amount_fen: amount.get(),
+        }),
+        PermitEvent::RefundRequested {
+            renewal_id,
+            out_refund_no,
+            amount,
+            ..
+        } => {
+            let refund = Refund {
+                out_refund_no: &out_refund_no,
+                refund_fen: amount.get(),
+                whole_payment: false,
+                reason: REJECTED,
+            };
+            enqueue_refund(orders, outbox, event, renewal_id, refund)?;
+        }
+        // Money the renewal could not take goes back in full, under its own refund number.
+        PermitEvent::StrayPaymentReceived {
+            renewal_id,
+            out_refund_no,
+            amount,
+            ..
+        } => {
+            let refund = Refund {
+                out_refund_no: &out_refund_no,
+                refund_fen: amount.get(),
+                whole_payment: true,
+                reason: STRAY,
+            };
+            enqueue_refund(orders, outbox, event, renewal_id, refund)?;
+        }
+        // Staff asked again for a failed refund (same number, or a new one after CLOSED).
+        PermitEvent::PaymentProblemRetried {
+            renewal_id,
+            stray,
+            out_refund_no,
+            amount,
+            ..
+        } => {
+            let refund = Refund {
+                out_refund_no: &out_refund_no,
+                refund_fen: amount.get(),
+                whole_payment: stray,
+                reason: if stray { STRAY } else { REJECTED },
+            };
+            enqueue_refund(orders, outbox, event, renewal_id, refund)?;
+        }
+        PermitEvent::RenewalExpiredUnpaid { renewal_id, .. }
+        | PermitEvent::RenewalCancelled { renewal_id, .. } => {
+            if let Some(order) = orders.get(&vec![renewal_id.to_string()])? {
+                let payload = json!({"renewal_id": renewal_id, "out_trade_no": order.order_id});
+                outbox.push(CLOSE_ORDER, event, &payload);
+            }
+        }
+        _ => {}
+    }
     Ok(())
 }
 
@@ -99,80 +169,32 @@ impl Projection for PaymentDispatch {
         t: &Tables,
         event: &FeedEvent,
     ) -> Result<(), ProjectionError> {
-        let Some(permit_event) = decode_permit(event)? else {
-            return Ok(());
-        };
-        match permit_event {
-            PermitEvent::RenewalSubmitted {
-                renewal_id,
-                order_id,
-                amount,
-                ..
-            } => {
-                sqlx::query(&format!(
-                    "INSERT INTO {} (renewal_id, order_id, amount_fen) VALUES ($1, $2, $3)",
-                    t.get("payment_dispatch_orders")
-                ))
-                .bind(renewal_id.to_string())
-                .bind(order_id)
-                .bind(amount.get())
-                .execute(&mut *tx)
-                .await?;
+        self.apply_batch(tx, t, std::slice::from_ref(event)).await
+    }
+    async fn apply_batch(
+        &self,
+        tx: &mut AnyConnection,
+        t: &Tables,
+        events: &[FeedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut orders = Staged::new(t);
+        let mut decoded = Vec::with_capacity(events.len());
+        for event in events {
+            let Some(e) = decode_permit(event)? else {
+                continue;
+            };
+            if let Some(renewal_id) = e.renewal_id() {
+                orders.want(vec![renewal_id.to_string()]);
             }
-            PermitEvent::RefundRequested {
-                renewal_id,
-                out_refund_no,
-                amount,
-                ..
-            } => {
-                let refund = Refund {
-                    out_refund_no: &out_refund_no,
-                    refund_fen: amount.get(),
-                    whole_payment: false,
-                    reason: REJECTED,
-                };
-                enqueue_refund(tx, t, event, renewal_id, refund).await?;
-            }
-            // Money the renewal could not take goes back in full, under its own refund number.
-            PermitEvent::StrayPaymentReceived {
-                renewal_id,
-                out_refund_no,
-                amount,
-                ..
-            } => {
-                let refund = Refund {
-                    out_refund_no: &out_refund_no,
-                    refund_fen: amount.get(),
-                    whole_payment: true,
-                    reason: STRAY,
-                };
-                enqueue_refund(tx, t, event, renewal_id, refund).await?;
-            }
-            // Staff asked again for a failed refund (same number, or a new one after CLOSED).
-            PermitEvent::PaymentProblemRetried {
-                renewal_id,
-                stray,
-                out_refund_no,
-                amount,
-                ..
-            } => {
-                let refund = Refund {
-                    out_refund_no: &out_refund_no,
-                    refund_fen: amount.get(),
-                    whole_payment: stray,
-                    reason: if stray { STRAY } else { REJECTED },
-                };
-                enqueue_refund(tx, t, event, renewal_id, refund).await?;
-            }
-            PermitEvent::RenewalExpiredUnpaid { renewal_id, .. }
-            | PermitEvent::RenewalCancelled { renewal_id, .. } => {
-                if let Some((order_id, _)) = order_of(tx, t, renewal_id).await? {
-                    let payload = json!({"renewal_id": renewal_id, "out_trade_no": order_id});
-                    outbox::enqueue(tx, CLOSE_ORDER, event, &payload).await?;
-                }
-            }
-            _ => {}
+            decoded.push((event, e));
         }
+        orders.load(tx).await?;
+        let mut outbox = Outbox::new();
+        for (event, e) in decoded {
+            fold(&mut orders, &mut outbox, event, e)?;
+        }
+        orders.flush(tx).await?;
+        outbox.flush(tx).await?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Which card a plate has at a lot, and under which phone: how an owner's typed plate finds
 //! their card (manual step 2: "京A66666 在此车场已办理长租").
 
+use crate::rows::Staged;
 use crate::{decode_permit, FeedEvent, Projection, ProjectionError, Tables};
 use aggregates::permit::PermitEvent;
 use sqlx::AnyConnection;
@@ -24,6 +25,90 @@ const SCHEMA: &[&str] = &[
         phone TEXT NOT NULL
     )",
 ];
+
+crate::view_row! {
+    /// A plate a card has at a lot, under the card's phone.
+    struct IndexRow in "plate_index" key (lot_id, plate, permit_id) {
+        lot_id: String,
+        plate: String,
+        permit_id: String,
+        phone: String,
+    }
+}
+
+crate::view_row! {
+    /// A card's lot and phone.
+    struct CardRow in "plate_index_cards" key (permit_id) {
+        permit_id: String,
+        lot_id: String,
+        phone: String,
+    }
+}
+
+/// The rows one batch works on.
+struct Batch {
+    index: Staged<IndexRow>,
+    cards: Staged<CardRow>,
+}
+
+fn fold(
+    b: &mut Batch,
+    event: &FeedEvent,
+    permit_event: PermitEvent,
+) -> Result<(), ProjectionError> {
+    let permit_id = event.aggregate_id.as_str();
+    match permit_event {
+        PermitEvent::PermitIssued {
+            lot_id,
+            plate,
+            phone,
+            ..
+        } => {
+            b.cards.put(CardRow {
+                permit_id: permit_id.to_string(),
+                lot_id: lot_id.to_string(),
+                phone: phone.as_str().to_string(),
+            });
+            b.index.put(IndexRow {
+                lot_id: lot_id.to_string(),
+                plate: plate.as_str().to_string(),
+                permit_id: permit_id.to_string(),
+                phone: phone.as_str().to_string(),
+            });
+        }
+        PermitEvent::HolderChanged { phone, .. } => {
+            if let Some(card) = b.cards.get_mut(&vec![permit_id.to_string()])? {
+                card.phone = phone.as_str().to_string();
+            }
+            for key in b.index.matching(|r| r.permit_id == permit_id) {
+                if let Some(row) = b.index.get_mut(&key)? {
+                    row.phone = phone.as_str().to_string();
+                }
+            }
+        }
+        PermitEvent::VehicleUnbound { plate } => {
+            for key in b
+                .index
+                .matching(|r| r.permit_id == permit_id && r.plate == plate.as_str())
+            {
+                b.index.remove(&key)?;
+            }
+        }
+        PermitEvent::VehicleBound { plate } => {
+            if let Some(card) = b.cards.get(&vec![permit_id.to_string()])? {
+                let row = IndexRow {
+                    lot_id: card.lot_id.clone(),
+                    plate: plate.as_str().to_string(),
+                    permit_id: permit_id.to_string(),
+                    phone: card.phone.clone(),
+                };
+                b.index.put(row);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
 
 #[async_trait::async_trait]
 impl Projection for PlateIndex {
@@ -49,68 +134,42 @@ impl Projection for PlateIndex {
         t: &Tables,
         event: &FeedEvent,
     ) -> Result<(), ProjectionError> {
-        let Some(permit_event) = decode_permit(event)? else {
-            return Ok(());
+        self.apply_batch(tx, t, std::slice::from_ref(event)).await
+    }
+    async fn apply_batch(
+        &self,
+        tx: &mut AnyConnection,
+        t: &Tables,
+        events: &[FeedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut b = Batch {
+            index: Staged::new(t),
+            cards: Staged::new(t),
         };
-        let (index, cards) = (t.get("plate_index"), t.get("plate_index_cards"));
-        let permit_id = event.aggregate_id.as_str();
-        match permit_event {
-            PermitEvent::PermitIssued {
-                lot_id,
-                plate,
-                phone,
-                ..
-            } => {
-                sqlx::query(&format!(
-                    "INSERT INTO {cards} (permit_id, lot_id, phone) VALUES ($1, $2, $3)"
-                ))
-                .bind(permit_id)
-                .bind(lot_id.to_string())
-                .bind(phone.as_str())
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(&format!(
-                    "INSERT INTO {index} (lot_id, plate, permit_id, phone) VALUES ($1, $2, $3, $4)"
-                ))
-                .bind(lot_id.to_string())
-                .bind(plate.as_str())
-                .bind(permit_id)
-                .bind(phone.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
-            PermitEvent::HolderChanged { phone, .. } => {
-                for table in [&cards, &index] {
-                    sqlx::query(&format!(
-                        "UPDATE {table} SET phone = $1 WHERE permit_id = $2"
-                    ))
-                    .bind(phone.as_str())
-                    .bind(permit_id)
-                    .execute(&mut *tx)
-                    .await?;
+        let mut decoded = Vec::with_capacity(events.len());
+        // Cards whose indexed plates may change or go.
+        let mut changed_cards = Vec::new();
+        for event in events {
+            let Some(e) = decode_permit(event)? else {
+                continue;
+            };
+            match &e {
+                PermitEvent::HolderChanged { .. } | PermitEvent::VehicleUnbound { .. } => {
+                    changed_cards.push(event.aggregate_id.clone());
+                    b.cards.want(vec![event.aggregate_id.clone()]);
                 }
+                PermitEvent::VehicleBound { .. } => b.cards.want(vec![event.aggregate_id.clone()]),
+                _ => {}
             }
-            PermitEvent::VehicleUnbound { plate } => {
-                sqlx::query(&format!(
-                    "DELETE FROM {index} WHERE permit_id = $1 AND plate = $2"
-                ))
-                .bind(permit_id)
-                .bind(plate.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
-            PermitEvent::VehicleBound { plate } => {
-                sqlx::query(&format!(
-                    "INSERT INTO {index} (lot_id, plate, permit_id, phone)
-                     SELECT lot_id, $1, permit_id, phone FROM {cards} WHERE permit_id = $2"
-                ))
-                .bind(plate.as_str())
-                .bind(permit_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            _ => {}
+            decoded.push((event, e));
         }
+        b.cards.load(tx).await?;
+        b.index.load_by(tx, "permit_id", &changed_cards).await?;
+        for (event, e) in decoded {
+            fold(&mut b, event, e)?;
+        }
+        b.index.flush(tx).await?;
+        b.cards.flush(tx).await?;
         Ok(())
     }
 }

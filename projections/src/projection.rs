@@ -32,6 +32,21 @@ pub trait Projection: Send + Sync + 'static {
         tables: &Tables,
         event: &FeedEvent,
     ) -> Result<(), ProjectionError>;
+    /// Applies a batch of events, in feed order, inside the runner's transaction, with the
+    /// same effect as applying them one by one (which is what this default does). A projection
+    /// that folds the batch in memory and writes its rows set-wise overrides it (see
+    /// [`crate::rows`]) and makes `apply` a batch of one.
+    async fn apply_batch(
+        &self,
+        tx: &mut AnyConnection,
+        tables: &Tables,
+        events: &[FeedEvent],
+    ) -> Result<(), ProjectionError> {
+        for event in events {
+            self.apply(tx, tables, event).await?;
+        }
+        Ok(())
+    }
 }
 
 /// What happens to an event a projection cannot apply, once its retries are spent.
@@ -113,6 +128,14 @@ pub enum ProjectionError {
     /// The event could not be read.
     #[error(transparent)]
     Decode(#[from] aggregates::upcasting::DecodeError),
+    /// A batch's fold asked for a row it had not loaded (a bug in the projection).
+    #[error("row {key} of {table} was not loaded for the batch")]
+    NotLoaded {
+        /// The physical table.
+        table: String,
+        /// The row's key, its parts joined by `/`.
+        key: String,
+    },
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The reviewers' queue: paid renewals awaiting a decision, oldest paid first.
 
+use crate::rows::Staged;
 use crate::{decode_permit, FeedEvent, Projection, ProjectionError, Tables};
 use aggregates::permit::PermitEvent;
 use sqlx::AnyConnection;
@@ -43,6 +44,154 @@ const SCHEMA: &[&str] = &[
     )",
 ];
 
+crate::view_row! {
+    /// A paid renewal awaiting a decision.
+    struct QueueRow in "review_queue" key (renewal_id) {
+        renewal_id: String,
+        permit_id: String,
+        lot_id: String,
+        plate: String,
+        holder_name: String,
+        phone: String,
+        period_from: String,
+        period_to: String,
+        amount_fen: i64,
+        paid_at: String,
+    }
+}
+
+crate::view_row! {
+    /// What the queue shows of a card.
+    struct CardRow in "review_queue_cards" key (permit_id) {
+        permit_id: String,
+        lot_id: String,
+        plate: String,
+        holder_name: String,
+        phone: String,
+    }
+}
+
+crate::view_row! {
+    /// A submitted renewal not yet decided.
+    struct SubmittedRow in "review_queue_submitted" key (renewal_id) {
+        renewal_id: String,
+        period_from: String,
+        period_to: String,
+        amount_fen: i64,
+    }
+}
+
+/// The rows one batch works on.
+struct Batch {
+    queue: Staged<QueueRow>,
+    cards: Staged<CardRow>,
+    submitted: Staged<SubmittedRow>,
+}
+
+impl Batch {
+    /// Changes the card `permit_id` and its queued renewals (the card's part of them).
+    fn card(
+        &mut self,
+        permit_id: &str,
+        change_card: impl FnOnce(&mut CardRow),
+        change_queued: impl Fn(&mut QueueRow),
+    ) -> Result<(), ProjectionError> {
+        if let Some(card) = self.cards.get_mut(&vec![permit_id.to_string()])? {
+            change_card(card);
+        }
+        for key in self.queue.matching(|q| q.permit_id == permit_id) {
+            if let Some(queued) = self.queue.get_mut(&key)? {
+                change_queued(queued);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn fold(
+    b: &mut Batch,
+    event: &FeedEvent,
+    permit_event: PermitEvent,
+) -> Result<(), ProjectionError> {
+    let permit_id = event.aggregate_id.as_str();
+    match permit_event {
+        PermitEvent::PermitIssued {
+            lot_id,
+            plate,
+            holder_name,
+            phone,
+            ..
+        } => b.cards.put(CardRow {
+            permit_id: permit_id.to_string(),
+            lot_id: lot_id.to_string(),
+            plate: plate.as_str().to_string(),
+            holder_name,
+            phone: phone.as_str().to_string(),
+        }),
+        PermitEvent::HolderChanged { holder_name, phone } => b.card(
+            permit_id,
+            |c| {
+                c.holder_name = holder_name.clone();
+                c.phone = phone.as_str().to_string();
+            },
+            |q| {
+                q.holder_name = holder_name.clone();
+                q.phone = phone.as_str().to_string();
+            },
+        )?,
+        PermitEvent::VehicleBound { plate } => b.card(
+            permit_id,
+            |c| c.plate = plate.as_str().to_string(),
+            |q| q.plate = plate.as_str().to_string(),
+        )?,
+        PermitEvent::RenewalSubmitted {
+            renewal_id,
+            period,
+            amount,
+            ..
+        } => b.submitted.put(SubmittedRow {
+            renewal_id: renewal_id.to_string(),
+            period_from: period.from.to_string(),
+            period_to: period.to.to_string(),
+            amount_fen: amount.get(),
+        }),
+        PermitEvent::Paid {
+            renewal_id,
+            paid_at,
+            ..
+        } => {
+            let card = b.cards.get(&vec![permit_id.to_string()])?;
+            let submitted = b.submitted.get(&vec![renewal_id.to_string()])?;
+            if let (Some(c), Some(s)) = (card, submitted) {
+                let queued = QueueRow {
+                    renewal_id: s.renewal_id.clone(),
+                    permit_id: c.permit_id.clone(),
+                    lot_id: c.lot_id.clone(),
+                    plate: c.plate.clone(),
+                    holder_name: c.holder_name.clone(),
+                    phone: c.phone.clone(),
+                    period_from: s.period_from.clone(),
+                    period_to: s.period_to.clone(),
+                    amount_fen: s.amount_fen,
+                    paid_at: paid_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                };
+                b.queue.put(queued);
+            }
+        }
+        PermitEvent::Approved { renewal_id, .. } | PermitEvent::Rejected { renewal_id, .. } => {
+            let key = vec![renewal_id.to_string()];
+            b.queue.remove(&key)?;
+            b.submitted.remove(&key)?;
+        }
+        PermitEvent::RenewalExpiredUnpaid { renewal_id, .. }
+        | PermitEvent::RenewalCancelled { renewal_id, .. } => {
+            b.submitted.remove(&vec![renewal_id.to_string()])?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl Projection for ReviewQueue {
     fn name(&self) -> &'static str {
@@ -67,111 +216,49 @@ impl Projection for ReviewQueue {
         t: &Tables,
         event: &FeedEvent,
     ) -> Result<(), ProjectionError> {
-        let Some(permit_event) = decode_permit(event)? else {
-            return Ok(());
+        self.apply_batch(tx, t, std::slice::from_ref(event)).await
+    }
+    async fn apply_batch(
+        &self,
+        tx: &mut AnyConnection,
+        t: &Tables,
+        events: &[FeedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut b = Batch {
+            queue: Staged::new(t),
+            cards: Staged::new(t),
+            submitted: Staged::new(t),
         };
-        let (queue, cards, submitted) = (
-            t.get("review_queue"),
-            t.get("review_queue_cards"),
-            t.get("review_queue_submitted"),
-        );
-        let permit_id = event.aggregate_id.as_str();
-        match permit_event {
-            PermitEvent::PermitIssued {
-                lot_id,
-                plate,
-                holder_name,
-                phone,
-                ..
-            } => {
-                sqlx::query(&format!(
-                    "INSERT INTO {cards} (permit_id, lot_id, plate, holder_name, phone)
-                     VALUES ($1, $2, $3, $4, $5)"
-                ))
-                .bind(permit_id)
-                .bind(lot_id.to_string())
-                .bind(plate.as_str())
-                .bind(holder_name)
-                .bind(phone.as_str())
-                .execute(&mut *tx)
-                .await?;
+        let mut decoded = Vec::with_capacity(events.len());
+        // Cards whose queued renewals may change with them.
+        let mut changed_cards = Vec::new();
+        for event in events {
+            let Some(e) = decode_permit(event)? else {
+                continue;
+            };
+            b.cards.want(vec![event.aggregate_id.clone()]);
+            if let Some(renewal_id) = e.renewal_id() {
+                b.queue.want(vec![renewal_id.to_string()]);
+                b.submitted.want(vec![renewal_id.to_string()]);
             }
-            PermitEvent::HolderChanged { holder_name, phone } => {
-                for table in [&cards, &queue] {
-                    sqlx::query(&format!(
-                        "UPDATE {table} SET holder_name = $1, phone = $2 WHERE permit_id = $3"
-                    ))
-                    .bind(&holder_name)
-                    .bind(phone.as_str())
-                    .bind(permit_id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+            if matches!(
+                e,
+                PermitEvent::HolderChanged { .. } | PermitEvent::VehicleBound { .. }
+            ) {
+                changed_cards.push(event.aggregate_id.clone());
             }
-            PermitEvent::VehicleBound { plate } => {
-                for table in [&cards, &queue] {
-                    sqlx::query(&format!(
-                        "UPDATE {table} SET plate = $1 WHERE permit_id = $2"
-                    ))
-                    .bind(plate.as_str())
-                    .bind(permit_id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            PermitEvent::RenewalSubmitted {
-                renewal_id,
-                period,
-                amount,
-                ..
-            } => {
-                sqlx::query(&format!(
-                    "INSERT INTO {submitted} (renewal_id, period_from, period_to, amount_fen)
-                     VALUES ($1, $2, $3, $4)"
-                ))
-                .bind(renewal_id.to_string())
-                .bind(period.from.to_string())
-                .bind(period.to.to_string())
-                .bind(amount.get())
-                .execute(&mut *tx)
-                .await?;
-            }
-            PermitEvent::Paid {
-                renewal_id,
-                paid_at,
-                ..
-            } => {
-                sqlx::query(&format!(
-                    "INSERT INTO {queue} (renewal_id, permit_id, lot_id, plate, holder_name,
-                        phone, period_from, period_to, amount_fen, paid_at)
-                     SELECT s.renewal_id, c.permit_id, c.lot_id, c.plate, c.holder_name,
-                        c.phone, s.period_from, s.period_to, s.amount_fen, $1
-                       FROM {submitted} s, {cards} c
-                      WHERE s.renewal_id = $2 AND c.permit_id = $3"
-                ))
-                .bind(paid_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-                .bind(renewal_id.to_string())
-                .bind(permit_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            PermitEvent::Approved { renewal_id, .. } | PermitEvent::Rejected { renewal_id, .. } => {
-                for table in [&queue, &submitted] {
-                    sqlx::query(&format!("DELETE FROM {table} WHERE renewal_id = $1"))
-                        .bind(renewal_id.to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            PermitEvent::RenewalExpiredUnpaid { renewal_id, .. }
-            | PermitEvent::RenewalCancelled { renewal_id, .. } => {
-                sqlx::query(&format!("DELETE FROM {submitted} WHERE renewal_id = $1"))
-                    .bind(renewal_id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            _ => {}
+            decoded.push((event, e));
         }
+        b.cards.load(tx).await?;
+        b.submitted.load(tx).await?;
+        b.queue.load(tx).await?;
+        b.queue.load_by(tx, "permit_id", &changed_cards).await?;
+        for (event, e) in decoded {
+            fold(&mut b, event, e)?;
+        }
+        b.queue.flush(tx).await?;
+        b.cards.flush(tx).await?;
+        b.submitted.flush(tx).await?;
         Ok(())
     }
 }

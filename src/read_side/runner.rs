@@ -451,9 +451,7 @@ async fn apply_batch(
     batch: &[FeedEvent],
 ) -> Result<(), RunError> {
     let mut tx = rs.store.db.write.begin().await?;
-    for event in batch {
-        p.apply(&mut tx, &track.tables, event).await?;
-    }
+    p.apply_batch(&mut tx, &track.tables, batch).await?;
     let last = batch.last().map_or(track.from, |e| e.position);
     // The failure record goes when the event it names is applied.
     let fenced = sqlx::query(&format!(

@@ -2,6 +2,7 @@
 
 mod app;
 mod audit;
+mod batches;
 mod bench;
 mod cli;
 mod code_requests;

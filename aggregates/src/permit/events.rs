@@ -275,6 +275,37 @@ pub enum StrayReason {
 }
 
 impl PermitEvent {
+    /// The renewal this event is about, if it is about one.
+    pub fn renewal_id(&self) -> Option<Uuid> {
+        match self {
+            PermitEvent::RenewalSubmitted { renewal_id, .. }
+            | PermitEvent::DeskRenewalPaid { renewal_id, .. }
+            | PermitEvent::Paid { renewal_id, .. }
+            | PermitEvent::Approved { renewal_id, .. }
+            | PermitEvent::Rejected { renewal_id, .. }
+            | PermitEvent::RefundRequested { renewal_id, .. }
+            | PermitEvent::Refunded { renewal_id, .. }
+            | PermitEvent::RefundFailed { renewal_id, .. }
+            | PermitEvent::RenewalExpiredUnpaid { renewal_id, .. }
+            | PermitEvent::RenewalCancelled { renewal_id, .. }
+            | PermitEvent::StrayPaymentReceived { renewal_id, .. }
+            | PermitEvent::StrayPaymentRefunded { renewal_id, .. }
+            | PermitEvent::StrayRefundFailed { renewal_id, .. }
+            | PermitEvent::PaymentProblemRaised { renewal_id, .. }
+            | PermitEvent::PaymentProblemRetried { renewal_id, .. }
+            | PermitEvent::PaymentProblemResolved { renewal_id, .. } => Some(*renewal_id),
+            PermitEvent::PermitIssued { .. }
+            | PermitEvent::HolderChanged { .. }
+            | PermitEvent::VehicleUnbound { .. }
+            | PermitEvent::VehicleBound { .. }
+            | PermitEvent::SecondVehicleAdded { .. }
+            | PermitEvent::SecondVehicleRemoved { .. }
+            | PermitEvent::CardHidden {}
+            | PermitEvent::CardShown {}
+            | PermitEvent::VehicleChosen { .. } => None,
+        }
+    }
+
     /// The stable event type name stored with the event.
     pub fn name(&self) -> &'static str {
         match self {
