@@ -19,6 +19,7 @@
 
 mod audit;
 mod drive;
+mod gate;
 mod raw;
 mod report;
 mod scratch;
@@ -359,6 +360,11 @@ async fn read_side(o: &BenchOptions, store: &Store, report: &mut Report) -> anyh
     report.export_bytes = audit.export_bytes;
     report.audit_note = audit.note;
     report.rss_mb_by_phase.extend(audit.rss_marks);
+
+    // (g)
+    o.say("(g) gate checks against the in-memory model");
+    report.gate = gate::measure(store, o.phase).await?;
+    report.mark("gate");
 
     // (c) Commands at half the peak rate of (a) while the read side follows.
     let peak = report

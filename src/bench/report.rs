@@ -76,6 +76,8 @@ pub struct Report {
     pub export_events_per_s: Option<f64>,
     /// (e) why audit figures are missing.
     pub audit_note: Option<String>,
+    /// (g) gate checks per level of clients.
+    pub gate: Vec<super::gate::GateLevel>,
     /// (f) peak RSS (MiB).
     pub rss_mb: Option<f64>,
     /// (f) the peak RSS so far at the end of each phase (MiB), to see which phase grew it.
@@ -126,6 +128,10 @@ impl Report {
         if let Some(mb) = super::stats::peak_rss_mb() {
             self.rss_mb_by_phase.push((phase, mb));
         }
+    }
+
+    fn gate_level(&self, clients: usize) -> Option<&super::gate::GateLevel> {
+        self.gate.iter().find(|g| g.clients == clients)
     }
 
     fn level(&self, clients: usize) -> Option<&Level> {
@@ -199,6 +205,18 @@ impl Report {
                 value: self.ratio_verify_vs_select(),
                 at_least: true,
                 bound: 0.5,
+            },
+            Target {
+                name: "gate_checks_per_s_16",
+                value: self.gate_level(16).map(|g| g.checks_per_s),
+                at_least: true,
+                bound: 20_000.0,
+            },
+            Target {
+                name: "gate_p99_ms_16",
+                value: self.gate_level(16).and_then(|g| g.p99_ms),
+                at_least: false,
+                bound: 2.0,
             },
             Target {
                 name: "rss_mb",
@@ -311,6 +329,14 @@ impl Report {
             self.export_bytes.map_or(Value::Null, Value::from),
         );
         put("export_events_per_s".into(), num(self.export_events_per_s));
+        for g in &self.gate {
+            put(
+                format!("gate_checks_per_s_{}", g.clients),
+                num(Some(g.checks_per_s)),
+            );
+            put(format!("gate_p50_ms_{}", g.clients), num(g.p50_ms));
+            put(format!("gate_p99_ms_{}", g.clients), num(g.p99_ms));
+        }
         put(
             "ratio_verify_vs_select".into(),
             num(self.ratio_verify_vs_select()),
@@ -463,6 +489,16 @@ impl Report {
                 .as_ref()
                 .map_or(String::new(), |n| format!(" ({n})"))
         );
+        for g in &self.gate {
+            let _ = writeln!(
+                s,
+                "gate check (in-memory model, {} client(s)): {} checks/s, p50 {} ms, p99 {} ms",
+                g.clients,
+                f(Some(g.checks_per_s), 0),
+                f(g.p50_ms, 3),
+                f(g.p99_ms, 3)
+            );
+        }
         let marks: Vec<String> = self
             .rss_mb_by_phase
             .iter()
