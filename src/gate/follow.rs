@@ -2,7 +2,7 @@
 //! appends (this process's, and on PostgreSQL other instances' through the read side's LISTEN),
 //! with a slow poll as a safety net.
 
-use super::Gate;
+use super::{Gate, ParkedEvent};
 use crate::store::EventLog;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,13 +46,26 @@ async fn catch_up(
         let Some(last) = batch.last().map(|e| e.position) else {
             return Ok(position);
         };
+        let mut failed = vec![];
         {
             let mut index = gate.index.write().unwrap_or_else(|e| e.into_inner());
+            let mut credentials = gate.credentials.write().unwrap_or_else(|e| e.into_inner());
             for event in &batch {
-                if let Err(e) = index.apply(event) {
-                    tracing::error!(error = %e, "the gate cannot read an event; it is skipped");
+                let applied = index
+                    .apply(event)
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| credentials.apply(event).map_err(|e| e.to_string()));
+                if let Err(error) = applied {
+                    failed.push(ParkedEvent {
+                        position: event.position,
+                        event_type: event.event_type.clone(),
+                        error,
+                    });
                 }
             }
+        }
+        for event in failed {
+            gate.park(event);
         }
         position = last;
         gate.caught_up.send_replace(Some(position));

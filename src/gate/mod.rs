@@ -1,5 +1,7 @@
-//! The gate check: the in-memory [`GateIndex`] kept current from the feed by [`follow`], asked
-//! without a database round trip, each answer optionally logged for the office.
+//! The gate check: the in-memory [`GateIndex`] and the staff credentials the gate role signs in
+//! with, both kept current from the feed by [`follow`] and asked without a database round trip,
+//! each answer optionally logged for the office. An event the gate cannot decode is parked in
+//! memory (logged, counted in `/metrics`) and gone past: the next start reads it again.
 
 mod follow;
 mod log;
@@ -7,10 +9,11 @@ mod log;
 pub use follow::follow;
 pub use log::GateLog;
 
+use crate::app::staff::{Credential, CredentialIndex};
 use aggregates::values::Plate;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use projections::gate_index::{GateAnswer, GateIndex};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -18,9 +21,32 @@ use uuid::Uuid;
 /// The gate's model and where it stands in the feed.
 pub struct Gate {
     index: RwLock<GateIndex>,
+    credentials: RwLock<CredentialIndex>,
+    parked: Mutex<Parked>,
     /// The position applied; `None` until the first catch-up with the feed finished.
     caught_up: watch::Sender<Option<i64>>,
     log: log::CheckLog,
+}
+
+/// The events the gate went past without applying.
+#[derive(Debug, Default)]
+struct Parked {
+    count: u64,
+    first: Vec<ParkedEvent>,
+}
+
+/// How many parked events the gate keeps the details of.
+const PARKED_KEPT: usize = 100;
+
+/// An event the gate could not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedEvent {
+    /// Its feed position.
+    pub position: i64,
+    /// Its type.
+    pub event_type: String,
+    /// Why it could not be applied.
+    pub error: String,
 }
 
 /// Why a check cannot be answered now.
@@ -36,6 +62,8 @@ impl Gate {
     pub fn new(log: GateLog) -> Self {
         Self {
             index: RwLock::new(GateIndex::default()),
+            credentials: RwLock::new(CredentialIndex::default()),
+            parked: Mutex::new(Parked::default()),
             caught_up: watch::channel(None).0,
             log: log::CheckLog::new(log),
         }
@@ -72,6 +100,38 @@ impl Gate {
             Ok(())
         } else {
             Err(GateError::Lagging)
+        }
+    }
+
+    /// What the in-memory credentials say about a staff token at `now`; `Unknown` until the
+    /// model has caught up with the feed once.
+    pub fn credential(&self, token: &str, now: DateTime<Utc>) -> Credential {
+        if self.caught_up.borrow().is_none() {
+            return Credential::Unknown;
+        }
+        self.credentials
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .lookup(token, now)
+    }
+
+    /// How many events the gate went past without applying, and the first of them.
+    pub fn parked(&self) -> (u64, Vec<ParkedEvent>) {
+        let parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        (parked.count, parked.first.clone())
+    }
+
+    fn park(&self, event: ParkedEvent) {
+        tracing::error!(
+            position = event.position,
+            event_type = %event.event_type,
+            error = %event.error,
+            "the gate cannot read an event: parked, it goes past it"
+        );
+        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        parked.count += 1;
+        if parked.first.len() < PARKED_KEPT {
+            parked.first.push(event);
         }
     }
 

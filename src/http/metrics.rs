@@ -1,5 +1,6 @@
-//! `GET /metrics`: Prometheus text format (version 0.0.4). Every figure is read from the store
-//! when scraped, so every instance reports the same numbers and a restart loses none.
+//! `GET /metrics`: Prometheus text format (version 0.0.4). Every figure but the gate's is read
+//! from the store when scraped, so every instance reports the same numbers and a restart loses
+//! none; the gate's two describe this instance's in-memory model.
 
 use super::AppState;
 use crate::app::metrics::Figures;
@@ -196,6 +197,30 @@ async fn render(svc: &Services) -> Result<String, AppError> {
         let near = i64::from(*n >= budget::warning_mark(limit));
         f.sample("permit_ledger_sms_budget_near", &[("lot_id", lot)], near);
     }
+
+    let mut f = Family::new(
+        &mut out,
+        "permit_ledger_gate_position",
+        "gauge",
+        "The last position this instance's gate model has applied (-1 until it caught up).",
+    );
+    f.sample(
+        "permit_ledger_gate_position",
+        &[],
+        svc.gate.position().unwrap_or(-1),
+    );
+    let mut f = Family::new(
+        &mut out,
+        "permit_ledger_gate_parked_events",
+        "gauge",
+        "Events this instance's gate model went past because it could not read them.",
+    );
+    let (parked, _) = svc.gate.parked();
+    f.sample(
+        "permit_ledger_gate_parked_events",
+        &[],
+        i64::try_from(parked).unwrap_or(i64::MAX),
+    );
     Ok(out)
 }
 

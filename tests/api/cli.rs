@@ -448,3 +448,65 @@ async fn a_token_from_before_expiry_existed_expires_90_days_after_it_was_issued(
 }
 
 crate::on_both_stores!(a_token_from_before_expiry_existed_expires_90_days_after_it_was_issued);
+
+/// `staff add --role gate` prints a token the running service's gate check accepts, for a card
+/// the desk issued; it may do nothing else.
+async fn a_gate_token_from_staff_add_checks_cars_and_nothing_else(t: TestStore) {
+    use crate::faults::{call, staff, start};
+    use reqwest::StatusCode;
+    use serde_json::json;
+    let admin = staff(&t, "admin");
+    let gate = stdout_token(&permit_ledger(
+        &t.env(),
+        &["staff", "add", "--role", "gate", "--name", "东门道闸"],
+    ));
+    let mut server = start(&t);
+    let base = server.base.clone();
+    let http = reqwest::Client::new();
+    let (status, lot) = call(&http, "POST", format!("{base}/api/v1/admin/lots"), Some(&admin), json!({
+        "name": "北京大学医学部",
+        "product": {"name": "北京大学医学部通行证", "price_fen": 36000, "period_months": 12, "season_starts": "06-01"},
+        "consent": {"version": "2022-05", "text": "通过审核后则无法再次申请"}})).await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{lot}");
+    let lot = lot["lot_id"].as_str().unwrap().to_string();
+    let (status, card) = call(
+        &http,
+        "POST",
+        format!("{base}/api/v1/admin/permits"),
+        Some(&admin),
+        json!({"lot_id": lot, "plate": "京A66666", "holder_name": "王老师", "phone": "13800138000",
+               "valid_from": "2021-06-01", "valid_to": "2022-05-31"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{card}");
+    let position = card["position"].as_i64().unwrap();
+    let check = format!(
+        "{base}/api/v1/gate/check?lot_id={lot}&plate=%E4%BA%ACa66666&after_position={position}"
+    );
+    let (status, answer) = call(&http, "GET", check.clone(), Some(&gate), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["allowed"], true, "{answer}");
+    assert_eq!(answer["reason"], "active", "{answer}");
+    assert_eq!(answer["permit_id"], card["permit_id"], "{answer}");
+    let (status, _) = call(&http, "GET", check, Some(&admin), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(
+        &http,
+        "GET",
+        format!("{base}/api/v1/review/queue"),
+        Some(&gate),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+crate::on_both_stores!(a_gate_token_from_staff_add_checks_cars_and_nothing_else);

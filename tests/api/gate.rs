@@ -437,7 +437,155 @@ async fn bad_gate_queries_and_calendars_are_refused_with_a_code(backend: Backend
     assert_eq!(shown["restrictions"], kept, "{shown}");
 }
 
+/// A gate member added through the application (its id and token).
+async fn gate_member(app: &TestApp) -> (uuid::Uuid, String) {
+    permit_ledger::app::staff::add_staff(
+        &app.services.ledger,
+        &app.services.store.db,
+        "东门道闸".into(),
+        vec![Role::Gate],
+        &crate::helpers::admin_meta(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Waits until the gate's model has applied everything in the ledger.
+async fn gate_at_head(app: &TestApp) {
+    let head = app.services.store.log.head().await.unwrap();
+    app.services
+        .gate
+        .wait_for(head, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+}
+
+/// The gate role's token is answered from memory: its `staff_credentials` row can be gone and
+/// the check still answers; a revocation refuses it at once (before the row would be removed),
+/// a rotation refuses the old token and lets the new one in.
+async fn the_gate_token_is_checked_in_memory_and_revocation_ends_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let d = desk(&app).await;
+    let query = format!("lot_id={}&plate=京A66666&at=2022-05-20T02:00:00Z", d.lot);
+    let (camera_id, camera) = gate_member(&app).await;
+    gate_at_head(&app).await;
+    sqlx::query("DELETE FROM staff_credentials WHERE staff_id = $1")
+        .bind(camera_id.to_string())
+        .execute(&app.services.store.db.write)
+        .await
+        .unwrap();
+    let (status, body) = check(&app, &camera, &query).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["reason"], "active", "{body}");
+
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/admin/staff/{camera_id}/revoke"),
+            Some(&d.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    gate_at_head(&app).await;
+    // Put the row back as it was before the revocation: memory alone must refuse the token.
+    sqlx::query(
+        "INSERT INTO staff_credentials (token_digest, staff_id, name, roles, expires_at)
+         VALUES ($1, $2, 'x', 'gate', '2999-01-01T00:00:00.000Z')",
+    )
+    .bind(permit_ledger::app::staff::token_digest(&camera))
+    .bind(camera_id.to_string())
+    .execute(&app.services.store.db.write)
+    .await
+    .unwrap();
+    let (status, body) = check(&app, &camera, &query).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_token", "{body}");
+
+    let (other_id, old) = gate_member(&app).await;
+    let fresh = permit_ledger::app::staff::rotate_staff(
+        &app.services.ledger,
+        &app.services.store.db,
+        other_id,
+        aggregates::staff::TokenTerm {
+            now: chrono::Utc::now(),
+            days: 30,
+        },
+        &crate::helpers::admin_meta(),
+    )
+    .await
+    .unwrap();
+    gate_at_head(&app).await;
+    let (status, body) = check(&app, &old, &query).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = check(&app, &fresh, &query).await;
+    assert_eq!(
+        (status, &body["reason"]),
+        (StatusCode::OK, &json!("active"))
+    );
+    // The other roles are still refused, and an unknown token is 401.
+    let (status, _) = check(&app, &d.admin, &query).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = check(&app, &permit_ledger::app::staff::new_token(), &query).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// An event the gate cannot read is parked (counted in /metrics) and gone past: a gate member
+/// added after it signs in and the checks go on.
+async fn the_gate_parks_an_event_it_cannot_read_and_goes_on(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let d = desk(&app).await;
+    let stream = uuid::Uuid::new_v4().to_string();
+    let poison = permit_ledger::store::NewEvent {
+        event_type: "StaffTeleported".into(),
+        event_version: "1".into(),
+        payload: json!({"StaffTeleported": {}}),
+        metadata: json!({"actor": "system", "role": "system", "correlation_id": stream,
+                          "causation_id": "test", "request_id": "r-poison"}),
+    };
+    let parked_at = app
+        .services
+        .store
+        .log
+        .append(
+            "staff",
+            &stream,
+            0,
+            permit_ledger::store::GENESIS,
+            &[poison],
+        )
+        .await
+        .unwrap()[0]
+        .position;
+    let (_, camera) = gate_member(&app).await;
+    gate_at_head(&app).await;
+    let (parked, first) = app.services.gate.parked();
+    assert_eq!(parked, 1);
+    assert_eq!(first[0].position, parked_at);
+    assert_eq!(first[0].event_type, "StaffTeleported");
+    let query = format!("lot_id={}&plate=京A66666&at=2022-05-20T02:00:00Z", d.lot);
+    let (status, body) = check(&app, &camera, &query).await;
+    assert_eq!(
+        (status, &body["reason"]),
+        (StatusCode::OK, &json!("active"))
+    );
+    let r = app.http.get(app.url("/metrics")).send().await.unwrap();
+    let text = r.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l == "permit_ledger_gate_parked_events 1"),
+        "{text}"
+    );
+    let head = app.services.store.log.head().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l == format!("permit_ledger_gate_position {head}")),
+        "{text}"
+    );
+}
+
 crate::on_both_backends!(
+    the_gate_token_is_checked_in_memory_and_revocation_ends_it,
+    the_gate_parks_an_event_it_cannot_read_and_goes_on,
     the_gate_answers_each_reason,
     a_removed_second_vehicle_is_refused_and_free_for_another_card,
     only_the_gate_role_may_check_and_it_may_do_nothing_else,

@@ -11,8 +11,8 @@ use crate::error::AppError;
 use crate::ledger::Ledger;
 use crate::store::{Db, EventLog, StoreError, StoredEvent};
 use aggregates::metadata::{EventMetadata, Role};
-use aggregates::staff::{Staff, StaffCommand, StaffEvent, TokenTerm};
-use chrono::{DateTime, Duration, Utc};
+use aggregates::staff::{Staff, StaffCommand, TokenTerm};
+use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use rand::RngCore;
 use serde::Serialize;
@@ -20,12 +20,14 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use uuid::Uuid;
 
+mod member;
+mod memory;
+
+use member::Member;
+pub use memory::{Credential, CredentialIndex};
+
 /// Days a token is valid for unless `PERMIT_LEDGER_STAFF_TOKEN_DAYS` says otherwise.
 pub const DEFAULT_TOKEN_DAYS: u32 = 90;
-
-/// Tokens of version 1 `StaffAdded` events (written before tokens expired) expire this many
-/// days after the event was recorded.
-const LEGACY_TOKEN_DAYS: i64 = 90;
 
 /// A staff member as authenticated by token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,65 +244,6 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<StaffMember>, S
         name,
         roles: roles.split(',').filter_map(Role::parse).collect(),
     }))
-}
-
-/// A staff member as folded from their stream.
-struct Member {
-    staff_id: Uuid,
-    state: Staff,
-    expires_at: DateTime<Utc>,
-}
-
-impl Member {
-    fn fold(staff_id: &str, events: &[&StoredEvent]) -> Result<Member, StoreError> {
-        let upcasters = aggregates::upcasting::Upcasters::standard();
-        let mut state = Staff::default();
-        let mut legacy_expiry = None;
-        for stored in events {
-            let event = upcasters
-                .decode::<Staff>(&stored.as_decodable())
-                .map_err(|e| StoreError::Malformed(e.to_string()))?;
-            if let StaffEvent::StaffAdded {
-                expires_at: None, ..
-            } = &event
-            {
-                legacy_expiry = Some(stored.recorded_at + Duration::days(LEGACY_TOKEN_DAYS));
-            }
-            state.apply(event);
-        }
-        let staff_id = staff_id
-            .parse()
-            .map_err(|_| StoreError::Malformed(format!("staff id {staff_id}")))?;
-        let expires_at = state
-            .expires_at
-            .or(legacy_expiry)
-            .ok_or_else(|| StoreError::Malformed(format!("staff {staff_id} was never added")))?;
-        Ok(Member {
-            staff_id,
-            state,
-            expires_at,
-        })
-    }
-
-    fn status(&self, now: DateTime<Utc>) -> StaffStatus {
-        if self.state.revoked_at.is_some() {
-            StaffStatus::Revoked
-        } else if self.expires_at <= now {
-            StaffStatus::Expired
-        } else {
-            StaffStatus::Active
-        }
-    }
-
-    fn listing(self, now: DateTime<Utc>) -> StaffListing {
-        StaffListing {
-            status: self.status(now),
-            staff_id: self.staff_id,
-            name: self.state.name.unwrap_or_default(),
-            roles: self.state.roles,
-            expires_at: self.expires_at,
-        }
-    }
 }
 
 /// Every staff stream, folded, in the order the members were added.
