@@ -1,7 +1,8 @@
 //! Phase (g): gate checks. The gate's in-memory model follows the rebuild ledger, then 1 and 16
 //! clients ask it what the check handler asks: parse the plate as typed, take the
 //! business date, look it up. The clients are tasks on the runtime's threads, as requests are;
-//! HTTP and the credential lookup are not in the figure.
+//! HTTP and the credential check are not in this figure; [`super::gate_http`] measures the
+//! whole request.
 
 use super::stats::{rate, Latencies};
 use crate::app::owner::parse_plate;
@@ -34,8 +35,12 @@ pub struct GateLevel {
     pub p99_ms: Option<f64>,
 }
 
-/// Lets the gate follow `store` to its head, then measures each level for `phase`.
-pub(crate) async fn measure(store: &Store, phase: Duration) -> anyhow::Result<Vec<GateLevel>> {
+/// Lets the gate follow `store` to its head, then measures each level for `phase`, against the
+/// model and then over HTTP ([`super::gate_http`]).
+pub(crate) async fn measure(
+    store: &Store,
+    phase: Duration,
+) -> anyhow::Result<(Vec<GateLevel>, Vec<GateLevel>)> {
     let gate = Arc::new(Gate::new(GateLog::Off));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (_appended, quiet) = tokio::sync::watch::channel(0u64);
@@ -57,7 +62,9 @@ pub(crate) async fn measure(store: &Store, phase: Duration) -> anyhow::Result<Ve
     for clients in CLIENTS {
         levels.push(run(gate.clone(), vehicles.clone(), clients, phase).await?);
     }
-    Ok(levels)
+    drop(gate);
+    let http = super::gate_http::measure(store, vehicles, phase).await?;
+    Ok((levels, http))
 }
 
 /// Lots and plates (as typed, with a space) of the ledger's first cards.

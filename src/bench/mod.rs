@@ -20,6 +20,7 @@
 mod audit;
 mod drive;
 mod gate;
+mod gate_http;
 mod raw;
 mod report;
 mod scratch;
@@ -362,8 +363,8 @@ async fn read_side(o: &BenchOptions, store: &Store, report: &mut Report) -> anyh
     report.rss_mb_by_phase.extend(audit.rss_marks);
 
     // (g)
-    o.say("(g) gate checks against the in-memory model");
-    report.gate = gate::measure(store, o.phase).await?;
+    o.say("(g) gate checks against the in-memory model, then over HTTP");
+    (report.gate, report.gate_http) = gate::measure(store, o.phase).await?;
     report.mark("gate");
 
     // (c) Commands at half the peak rate of (a) while the read side follows.

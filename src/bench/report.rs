@@ -78,6 +78,8 @@ pub struct Report {
     pub audit_note: Option<String>,
     /// (g) gate checks per level of clients.
     pub gate: Vec<super::gate::GateLevel>,
+    /// (g) the same checks as HTTP requests through the service's router.
+    pub gate_http: Vec<super::gate::GateLevel>,
     /// (f) peak RSS (MiB).
     pub rss_mb: Option<f64>,
     /// (f) the peak RSS so far at the end of each phase (MiB), to see which phase grew it.
@@ -132,6 +134,10 @@ impl Report {
 
     fn gate_level(&self, clients: usize) -> Option<&super::gate::GateLevel> {
         self.gate.iter().find(|g| g.clients == clients)
+    }
+
+    fn gate_http_level(&self, clients: usize) -> Option<&super::gate::GateLevel> {
+        self.gate_http.iter().find(|g| g.clients == clients)
     }
 
     fn level(&self, clients: usize) -> Option<&Level> {
@@ -215,6 +221,18 @@ impl Report {
             Target {
                 name: "gate_p99_ms_16",
                 value: self.gate_level(16).and_then(|g| g.p99_ms),
+                at_least: false,
+                bound: 2.0,
+            },
+            Target {
+                name: "gate_http_checks_per_s_16",
+                value: self.gate_http_level(16).map(|g| g.checks_per_s),
+                at_least: true,
+                bound: 20_000.0,
+            },
+            Target {
+                name: "gate_http_p99_ms_16",
+                value: self.gate_http_level(16).and_then(|g| g.p99_ms),
                 at_least: false,
                 bound: 2.0,
             },
@@ -336,6 +354,14 @@ impl Report {
             );
             put(format!("gate_p50_ms_{}", g.clients), num(g.p50_ms));
             put(format!("gate_p99_ms_{}", g.clients), num(g.p99_ms));
+        }
+        for g in &self.gate_http {
+            put(
+                format!("gate_http_checks_per_s_{}", g.clients),
+                num(Some(g.checks_per_s)),
+            );
+            put(format!("gate_http_p50_ms_{}", g.clients), num(g.p50_ms));
+            put(format!("gate_http_p99_ms_{}", g.clients), num(g.p99_ms));
         }
         put(
             "ratio_verify_vs_select".into(),
@@ -493,6 +519,16 @@ impl Report {
             let _ = writeln!(
                 s,
                 "gate check (in-memory model, {} client(s)): {} checks/s, p50 {} ms, p99 {} ms",
+                g.clients,
+                f(Some(g.checks_per_s), 0),
+                f(g.p50_ms, 3),
+                f(g.p99_ms, 3)
+            );
+        }
+        for g in &self.gate_http {
+            let _ = writeln!(
+                s,
+                "gate check (HTTP, {} client(s)): {} checks/s, p50 {} ms, p99 {} ms",
                 g.clients,
                 f(Some(g.checks_per_s), 0),
                 f(g.p50_ms, 3),

@@ -59,7 +59,6 @@ pub fn router(services: AppState) -> Router {
         .merge(metrics::routes())
         .merge(lots::routes())
         .merge(desk::routes())
-        .merge(gate::routes())
         .merge(second_vehicle::routes())
         .merge(lot_settings::routes())
         .merge(staff::routes())
@@ -80,7 +79,13 @@ pub fn router(services: AppState) -> Router {
         app = app.merge(sandbox::routes().layer(timeout(settings.request_timeout)));
     }
     let in_flight = Arc::new(Semaphore::new(settings.max_in_flight));
+    // The gate never writes, so its checks have no own position to wait for: they stay out of
+    // the session-consistency layer and its store lookup (no database round trip per check).
+    let gate = gate::routes()
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(timeout(settings.request_timeout));
     app.layer(middleware::from_fn_with_state(services.clone(), own_writes::track))
+        .merge(gate)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(in_flight, limits::in_flight))

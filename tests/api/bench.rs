@@ -85,16 +85,18 @@ fn check(j: &Value, store: &str) {
     ] {
         positive(j, key);
     }
-    for c in [1, 16] {
-        positive(j, &format!("gate_checks_per_s_{c}"));
-        let (p50, p99) = (
-            j[format!("gate_p50_ms_{c}")].as_f64(),
-            j[format!("gate_p99_ms_{c}")].as_f64(),
-        );
-        assert!(
-            p50.is_some() && p99 >= p50,
-            "gate latencies at {c}: {p50:?} {p99:?}"
-        );
+    for via in ["gate", "gate_http"] {
+        for c in [1, 16] {
+            positive(j, &format!("{via}_checks_per_s_{c}"));
+            let (p50, p99) = (
+                j[format!("{via}_p50_ms_{c}")].as_f64(),
+                j[format!("{via}_p99_ms_{c}")].as_f64(),
+            );
+            assert!(
+                p50.is_some() && p99 >= p50,
+                "{via} latencies at {c}: {p50:?} {p99:?}"
+            );
+        }
     }
     assert!(j["projection_lag_samples"].as_u64().unwrap() > 0);
     assert!(j["events"].as_u64().unwrap() >= 2000, "{}", j["events"]);
@@ -116,6 +118,8 @@ fn check(j: &Value, store: &str) {
         "ratio_verify_vs_select",
         "gate_checks_per_s_16",
         "gate_p99_ms_16",
+        "gate_http_checks_per_s_16",
+        "gate_http_p99_ms_16",
         "rss_mb",
     ] {
         assert!(j["targets"][name].is_object(), "target {name} reported");

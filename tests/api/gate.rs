@@ -529,6 +529,32 @@ async fn the_gate_token_is_checked_in_memory_and_revocation_ends_it(backend: Bac
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// With the pools every handler's lookups go through (sessions, staff credentials, own
+/// positions, views) closed, the gate still answers: its token and its answer come from memory.
+async fn the_gate_checks_with_the_lookup_pools_closed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let d = desk(&app).await;
+    gate_at_head(&app).await;
+    app.services.store.db.read.close().await;
+    app.services.store.db.write.close().await;
+    for (plate, reason) in [("京A66666", "active"), ("京C00000", "no_permit")] {
+        let (status, body) = check(
+            &app,
+            &d.gate,
+            &format!("lot_id={}&plate={plate}&at=2022-05-20T02:00:00Z", d.lot),
+        )
+        .await;
+        assert_eq!(
+            (status, &body["reason"]),
+            (StatusCode::OK, &json!(reason)),
+            "{body}"
+        );
+    }
+    // A staff lookup that needs the database fails, so the pools are closed indeed.
+    let (status, _) = app.get("/api/v1/review/queue", Some(&d.admin)).await;
+    assert!(status.is_server_error(), "{status}");
+}
+
 /// An event the gate cannot read is parked (counted in /metrics) and gone past: a gate member
 /// added after it signs in and the checks go on.
 async fn the_gate_parks_an_event_it_cannot_read_and_goes_on(backend: Backend) {
@@ -585,6 +611,7 @@ async fn the_gate_parks_an_event_it_cannot_read_and_goes_on(backend: Backend) {
 
 crate::on_both_backends!(
     the_gate_token_is_checked_in_memory_and_revocation_ends_it,
+    the_gate_checks_with_the_lookup_pools_closed,
     the_gate_parks_an_event_it_cannot_read_and_goes_on,
     the_gate_answers_each_reason,
     a_removed_second_vehicle_is_refused_and_free_for_another_card,
