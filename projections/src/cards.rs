@@ -4,7 +4,7 @@
 use crate::rows::{Key, Staged};
 use crate::{decode_lot, decode_permit, FeedEvent, Projection, ProjectionError, Tables};
 use aggregates::lot::LotEvent;
-use aggregates::permit::PermitEvent;
+use aggregates::permit::{renewal_status, PermitEvent};
 use aggregates::values::Period;
 use sqlx::AnyConnection;
 
@@ -230,6 +230,21 @@ fn apply_permit(
     event: &FeedEvent,
     permit_event: PermitEvent,
 ) -> Result<(), ProjectionError> {
+    let moved = renewal_status(&permit_event);
+    apply_permit_fields(b, event, permit_event)?;
+    // The status is the domain's: one status machine for the aggregate, this view and the replay.
+    if let Some((renewal_id, status)) = moved {
+        renewal(b, renewal_id, |r| r.status = status.as_str().to_string())?;
+    }
+    Ok(())
+}
+
+/// Everything an event changes in the view but its renewal's status.
+fn apply_permit_fields(
+    b: &mut Batch,
+    event: &FeedEvent,
+    permit_event: PermitEvent,
+) -> Result<(), ProjectionError> {
     let permit_id = event.aggregate_id.as_str();
     match permit_event {
         PermitEvent::PermitIssued {
@@ -283,7 +298,7 @@ fn apply_permit(
             period_to: period.to.to_string(),
             amount_fen: amount.get(),
             channel: "wechat_pay".into(),
-            status: "awaiting_payment".into(),
+            status: String::new(),
             reject_reason: None,
             consent_version,
             photo_sha256: photo.sha256,
@@ -317,7 +332,7 @@ fn apply_permit(
                 period_to: period.to.to_string(),
                 amount_fen: amount.get(),
                 channel: method.as_str().to_string(),
-                status: "under_review".into(),
+                status: String::new(),
                 reject_reason: None,
                 consent_version: String::new(),
                 photo_sha256: String::new(),
@@ -340,7 +355,6 @@ fn apply_permit(
             paid_at,
             ..
         } => renewal(b, renewal_id, |r| {
-            r.status = "under_review".into();
             r.paid_at = Some(rfc3339(paid_at));
             r.transaction_id = Some(transaction_id);
         })?,
@@ -350,10 +364,7 @@ fn apply_permit(
             decided_at,
             ..
         } => {
-            renewal(b, renewal_id, |r| {
-                r.status = "approved".into();
-                r.decided_at = Some(rfc3339(decided_at));
-            })?;
+            renewal(b, renewal_id, |r| r.decided_at = Some(rfc3339(decided_at)))?;
             card(b, permit_id, |c| extend_coverage(c, period))?;
         }
         PermitEvent::Rejected {
@@ -362,7 +373,6 @@ fn apply_permit(
             decided_at,
             ..
         } => renewal(b, renewal_id, |r| {
-            r.status = "rejected".into();
             r.reject_reason = Some(reason);
             r.decided_at = Some(rfc3339(decided_at));
         })?,
@@ -370,17 +380,13 @@ fn apply_permit(
             renewal_id,
             out_refund_no,
             ..
-        } => renewal(b, renewal_id, |r| {
-            r.status = "refund_requested".into();
-            r.out_refund_no = Some(out_refund_no);
-        })?,
+        } => renewal(b, renewal_id, |r| r.out_refund_no = Some(out_refund_no))?,
         PermitEvent::Refunded {
             renewal_id,
             refunded_at,
             ..
         } => renewal(b, renewal_id, |r| {
-            r.status = "refunded".into();
-            r.refunded_at = Some(rfc3339(refunded_at));
+            r.refunded_at = Some(rfc3339(refunded_at))
         })?,
         PermitEvent::RefundFailed {
             renewal_id,
@@ -391,17 +397,9 @@ fn apply_permit(
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
-            renewal(b, renewal_id, |r| {
-                r.status = "refund_failed".into();
-                r.refund_failure = Some(failure);
-            })?;
+            renewal(b, renewal_id, |r| r.refund_failure = Some(failure))?;
         }
-        PermitEvent::RenewalExpiredUnpaid { renewal_id, .. } => {
-            renewal(b, renewal_id, |r| r.status = "expired_unpaid".into())?
-        }
-        PermitEvent::RenewalCancelled { renewal_id, .. } => {
-            renewal(b, renewal_id, |r| r.status = "cancelled".into())?
-        }
+        PermitEvent::RenewalExpiredUnpaid { .. } | PermitEvent::RenewalCancelled { .. } => {}
         // A stray payment does not change the renewal the owner sees; its refund is the
         // payment process's work (`payment_dispatch`), its record the audit trail's.
         PermitEvent::StrayPaymentReceived { .. }
@@ -413,10 +411,7 @@ fn apply_permit(
             stray: false,
             at,
             ..
-        } => renewal(b, renewal_id, |r| {
-            r.status = "refunded".into();
-            r.refunded_at = Some(rfc3339(at));
-        })?,
+        } => renewal(b, renewal_id, |r| r.refunded_at = Some(rfc3339(at)))?,
         // A problem and its retry leave the renewal `refund_failed` until the outcome.
         PermitEvent::PaymentProblemRaised { .. }
         | PermitEvent::PaymentProblemRetried { .. }

@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::services::Services;
 use crate::store::StoredEvent;
 use aggregates::lot::Lot;
-use aggregates::permit::{Permit, PermitEvent};
+use aggregates::permit::{Card, Permit, PermitEvent};
 use aggregates::upcasting::Upcasters;
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -100,113 +101,97 @@ struct AsOf {
     as_of: Option<String>,
 }
 
-fn renewal_entry<'a>(
-    renewals: &'a mut [Value],
-    renewal_id: &uuid::Uuid,
-) -> Option<&'a mut Map<String, Value>> {
-    renewals
-        .iter_mut()
-        .find(|r| r["renewal_id"] == json!(renewal_id))
-        .and_then(Value::as_object_mut)
-}
-
-/// Renewals as of the events replayed, with the timestamps and reasons the events carry.
-fn replay_renewals(events: &[PermitEvent]) -> Vec<Value> {
-    let mut renewals: Vec<Value> = Vec::new();
-    let set = |renewals: &mut Vec<Value>, id: &uuid::Uuid, fields: &[(&str, Value)]| {
-        if let Some(r) = renewal_entry(renewals, id) {
-            for (k, v) in fields {
-                r.insert((*k).to_string(), v.clone());
-            }
+/// Renewals as of the events replayed: the list and each one's status from the domain's fold
+/// (`Card::renewals`, statuses by `renewal_status`), the times, channel and reason from the
+/// events that carry them.
+fn replay_renewals(card: &Card, events: &[PermitEvent]) -> Vec<Value> {
+    let mut facts: HashMap<uuid::Uuid, Map<String, Value>> = HashMap::new();
+    let mut put = |renewal_id: &uuid::Uuid, fields: &[(&str, Value)]| {
+        let entry = facts.entry(*renewal_id).or_default();
+        for (k, v) in fields {
+            entry.insert((*k).to_string(), v.clone());
         }
     };
     for event in events {
         match event {
             PermitEvent::RenewalSubmitted {
                 renewal_id,
-                period,
-                amount,
-                order_id,
                 submitted_at,
                 ..
-            } => renewals.push(json!({
-                "renewal_id": renewal_id, "period": period, "amount_fen": amount.get(),
-                "channel": "wechat_pay", "status": "awaiting_payment", "reject_reason": null,
-                "submitted_at": submitted_at, "paid_at": null, "decided_at": null,
-                "refunded_at": null, "order_id": order_id,
-            })),
+            } => put(
+                renewal_id,
+                &[
+                    ("channel", json!("wechat_pay")),
+                    ("submitted_at", json!(submitted_at)),
+                ],
+            ),
+            PermitEvent::DeskRenewalPaid {
+                renewal_id,
+                method,
+                paid_at,
+                ..
+            } => {
+                put(
+                    renewal_id,
+                    &[
+                        ("channel", json!(method.as_str())),
+                        ("submitted_at", json!(paid_at)),
+                        ("paid_at", json!(paid_at)),
+                    ],
+                );
+            }
             PermitEvent::Paid {
                 renewal_id,
                 paid_at,
                 ..
-            } => set(
-                &mut renewals,
-                renewal_id,
-                &[
-                    ("status", json!("under_review")),
-                    ("paid_at", json!(paid_at)),
-                ],
-            ),
+            } => put(renewal_id, &[("paid_at", json!(paid_at))]),
             PermitEvent::Approved {
                 renewal_id,
                 decided_at,
                 ..
-            } => set(
-                &mut renewals,
-                renewal_id,
-                &[
-                    ("status", json!("approved")),
-                    ("decided_at", json!(decided_at)),
-                ],
-            ),
+            } => put(renewal_id, &[("decided_at", json!(decided_at))]),
             PermitEvent::Rejected {
                 renewal_id,
                 reason,
                 decided_at,
                 ..
-            } => set(
-                &mut renewals,
+            } => put(
                 renewal_id,
                 &[
-                    ("status", json!("rejected")),
                     ("reject_reason", json!(reason)),
                     ("decided_at", json!(decided_at)),
                 ],
-            ),
-            PermitEvent::RefundRequested { renewal_id, .. } => set(
-                &mut renewals,
-                renewal_id,
-                &[("status", json!("refund_requested"))],
             ),
             PermitEvent::Refunded {
                 renewal_id,
                 refunded_at,
                 ..
-            } => set(
-                &mut renewals,
+            } => put(renewal_id, &[("refunded_at", json!(refunded_at))]),
+            PermitEvent::PaymentProblemResolved {
                 renewal_id,
-                &[
-                    ("status", json!("refunded")),
-                    ("refunded_at", json!(refunded_at)),
-                ],
-            ),
-            PermitEvent::RefundFailed { renewal_id, .. } => set(
-                &mut renewals,
-                renewal_id,
-                &[("status", json!("refund_failed"))],
-            ),
-            PermitEvent::RenewalExpiredUnpaid { renewal_id, .. } => set(
-                &mut renewals,
-                renewal_id,
-                &[("status", json!("expired_unpaid"))],
-            ),
-            PermitEvent::RenewalCancelled { renewal_id, .. } => {
-                set(&mut renewals, renewal_id, &[("status", json!("cancelled"))])
-            }
+                stray: false,
+                at,
+                ..
+            } => put(renewal_id, &[("refunded_at", json!(at))]),
             _ => {}
         }
     }
-    renewals
+    card.renewals
+        .iter()
+        .map(|r| {
+            let mut entry = json!({
+                "renewal_id": r.renewal_id, "period": r.period, "amount_fen": r.amount.get(),
+                "channel": null, "status": r.status.as_str(), "reject_reason": null,
+                "submitted_at": null, "paid_at": null, "decided_at": null, "refunded_at": null,
+                "order_id": r.order_id,
+            });
+            if let (Some(entry), Some(known)) = (entry.as_object_mut(), facts.remove(&r.renewal_id))
+            {
+                entry.extend(known);
+            }
+            entry
+        })
+        .collect()
 }
 
 async fn permit_state(
@@ -265,7 +250,7 @@ async fn permit_state(
         "valid_from": validity.from,
         "valid_to": validity.to,
         "status": card.status_on(today).as_str(),
-        "renewals": replay_renewals(&events),
+        "renewals": replay_renewals(&card, &events),
     })))
 }
 

@@ -32,6 +32,7 @@ mod production;
 mod read_side;
 mod reconciliation;
 mod reminders;
+mod replay;
 mod route_guards;
 mod sms_gateways;
 mod staff;

@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod reminder;
 mod state;
+mod status;
 
 pub use commands::{DeskMethod, PermitCommand, PhotoRef, RefundFailure, RenewalTerms};
 pub use error::PermitError;
@@ -18,6 +19,7 @@ pub use state::{
     problem_id, problem_kind, renewal_of_problem, Card, CardStatus, Problem, ProblemStatus,
     Renewal, RenewalStatus, StrayPayment,
 };
+pub use status::renewal_status;
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;

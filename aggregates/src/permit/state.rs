@@ -310,12 +310,6 @@ fn settle(renewal: &mut Renewal, out_refund_no: &str) {
     }
 }
 
-fn set_status(card: &mut Card, renewal_id: Uuid, status: RenewalStatus) -> Option<&mut Renewal> {
-    let renewal = card.renewal_mut(renewal_id)?;
-    renewal.status = status;
-    Some(renewal)
-}
-
 fn renewal_mut(card: &mut Card, renewal_id: Uuid) -> Option<&mut Renewal> {
     card.renewal_mut(renewal_id)
 }
@@ -356,6 +350,18 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
     let Some(card) = permit.card.as_mut() else {
         return;
     };
+    let moved = super::renewal_status(&event);
+    apply_to_card(card, event);
+    if let Some((renewal_id, status)) = moved {
+        if let Some(renewal) = card.renewal_mut(renewal_id) {
+            renewal.status = status;
+        }
+    }
+}
+
+/// Everything an event changes on the card but its renewal's status ([`super::renewal_status`]
+/// sets that; a new renewal starts as `AwaitingPayment` until it does).
+fn apply_to_card(card: &mut Card, event: PermitEvent) {
     match event {
         PermitEvent::PermitIssued { .. } | PermitEvent::VehicleChosen { .. } => {}
         PermitEvent::HolderChanged { holder_name, phone } => {
@@ -398,7 +404,7 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
             renewal_id,
             period,
             amount,
-            status: RenewalStatus::UnderReview,
+            status: RenewalStatus::AwaitingPayment,
             order_id: String::new(),
             pay_by: paid_at,
             transaction_id: None,
@@ -412,25 +418,18 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
             transaction_id,
             ..
         } => {
-            if let Some(r) = set_status(card, renewal_id, RenewalStatus::UnderReview) {
+            if let Some(r) = renewal_mut(card, renewal_id) {
                 r.transaction_id = Some(transaction_id);
             }
         }
-        PermitEvent::Approved {
-            renewal_id, period, ..
-        } => {
-            set_status(card, renewal_id, RenewalStatus::Approved);
-            card.coverage.push(period);
-        }
-        PermitEvent::Rejected { renewal_id, .. } => {
-            set_status(card, renewal_id, RenewalStatus::Rejected);
-        }
+        PermitEvent::Approved { period, .. } => card.coverage.push(period),
+        PermitEvent::Rejected { .. } => {}
         PermitEvent::RefundRequested {
             renewal_id,
             out_refund_no,
             ..
         } => {
-            if let Some(r) = set_status(card, renewal_id, RenewalStatus::RefundRequested) {
+            if let Some(r) = renewal_mut(card, renewal_id) {
                 r.out_refund_no = Some(out_refund_no);
             }
         }
@@ -439,20 +438,14 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
             out_refund_no,
             ..
         } => {
-            if let Some(r) = set_status(card, renewal_id, RenewalStatus::Refunded) {
+            if let Some(r) = renewal_mut(card, renewal_id) {
                 r.provider_refunded = true;
                 settle(r, &out_refund_no);
             }
         }
-        PermitEvent::RefundFailed { renewal_id, .. } => {
-            set_status(card, renewal_id, RenewalStatus::RefundFailed);
-        }
-        PermitEvent::RenewalExpiredUnpaid { renewal_id, .. } => {
-            set_status(card, renewal_id, RenewalStatus::ExpiredUnpaid);
-        }
-        PermitEvent::RenewalCancelled { renewal_id, .. } => {
-            set_status(card, renewal_id, RenewalStatus::Cancelled);
-        }
+        PermitEvent::RefundFailed { .. }
+        | PermitEvent::RenewalExpiredUnpaid { .. }
+        | PermitEvent::RenewalCancelled { .. } => {}
         PermitEvent::StrayPaymentReceived {
             renewal_id,
             transaction_id,
@@ -540,14 +533,10 @@ pub(super) fn apply(permit: &mut Permit, event: PermitEvent) {
         PermitEvent::PaymentProblemResolved {
             problem_id,
             renewal_id,
-            stray,
             ..
         } => {
             if let Some(problem) = problem_mut(card, renewal_id, &problem_id) {
                 problem.status = ProblemStatus::Resolved;
-            }
-            if !stray {
-                set_status(card, renewal_id, RenewalStatus::Refunded);
             }
         }
     }
