@@ -69,12 +69,11 @@ pub async fn permit_of_renewal(svc: &Services, renewal_id: Uuid) -> Result<Uuid,
         return Ok(permit);
     }
     let permit: Option<String> = with_catch_up(svc, "cards", || async {
-        Ok(
-            sqlx::query_scalar("SELECT permit_id FROM renewals WHERE renewal_id = $1")
-                .bind(renewal_id.to_string())
-                .fetch_optional(&svc.store.db.read)
-                .await?,
+        Ok(projections::cards::query::permit_of_renewal(
+            &svc.store.db.read,
+            &renewal_id.to_string(),
         )
+        .await?)
     })
     .await?;
     permit
@@ -109,13 +108,12 @@ pub async fn permits_for_plate(
 /// the `cards` view to reach the ledger's head, so a card issued a moment ago counts.
 pub async fn holds_card_at(svc: &Services, lot_id: Uuid, phone: &Phone) -> Result<bool, AppError> {
     let cards: i64 = with_catch_up(svc, "cards", || async {
-        Ok(
-            sqlx::query_scalar("SELECT count(*) FROM cards WHERE lot_id = $1 AND phone = $2")
-                .bind(lot_id.to_string())
-                .bind(phone.as_str())
-                .fetch_one(&svc.store.db.read)
-                .await?,
+        Ok(projections::cards::query::count_of_holder(
+            &svc.store.db.read,
+            &lot_id.to_string(),
+            phone.as_str(),
         )
+        .await?)
     })
     .await?;
     Ok(cards > 0)

@@ -32,44 +32,24 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-/// One open problem's row: id, kind, renewal, order, refund number, amount, detail, since.
-type ProblemRow = (String, String, String, String, String, i64, String, String);
-
 async fn list(
     State(svc): State<AppState>,
     _admin: Admin,
     AppQuery(q): AppQuery<AfterPosition>,
 ) -> ApiResult<Json<Value>> {
     super::wait(&svc, "payment_problems", q.after_position).await?;
-    let rows: Vec<ProblemRow> = sqlx::query_as(
-        "SELECT problem_id, kind, renewal_id, out_trade_no, out_refund_no, amount_fen, detail,
-                since
-           FROM payment_problems WHERE status = $1 ORDER BY since, problem_id",
-    )
-    .bind(ProblemStatus::Open.as_str())
-    .fetch_all(&svc.store.db.read)
-    .await
-    .map_err(AppError::from)?;
+    let rows = projections::payment_problems::query::open(&svc.store.db.read)
+        .await
+        .map_err(AppError::from)?;
     let items: Vec<Value> = rows
         .into_iter()
-        .map(
-            |(
-                problem_id,
-                kind,
-                renewal_id,
-                out_trade_no,
-                out_refund_no,
-                amount_fen,
-                detail,
-                since,
-            )| {
-                json!({
-                    "problem_id": problem_id, "kind": kind, "renewal_id": renewal_id,
-                    "out_trade_no": out_trade_no, "out_refund_no": out_refund_no,
-                    "amount_fen": amount_fen, "detail": detail, "since": since,
-                })
-            },
-        )
+        .map(|p| {
+            json!({
+                "problem_id": p.problem_id, "kind": p.kind, "renewal_id": p.renewal_id,
+                "out_trade_no": p.out_trade_no, "out_refund_no": p.out_refund_no,
+                "amount_fen": p.amount_fen, "detail": p.detail, "since": p.since,
+            })
+        })
         .collect();
     Ok(Json(json!({ "items": items })))
 }

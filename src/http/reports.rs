@@ -71,31 +71,26 @@ async fn daily_takings(
         .registered
         .ok_or_else(|| AppError::not_found("no_lot", "no such lot"))?;
     super::wait(&svc, "daily_takings", q.after_position).await?;
-    // Days are `YYYY-MM-DD` text, so comparing them as text compares them as dates. One
-    // statement: the day figures, the totals and the channels are summed from exactly the rows
+    // One statement: the day figures, the totals and the channels are summed from exactly the rows
     // shown (each day's channels add up to the day).
-    let rows: Vec<ChannelRow> = sqlx::query_as(
-        "SELECT day, channel, paid_fen, paid_count, refunded_fen, refunded_count
-           FROM daily_takings_channels
-          WHERE lot_id = $1 AND day >= $2 AND day <= $3
-          ORDER BY day, channel",
+    let rows = projections::daily_takings::query::channel_days(
+        &svc.store.db.read,
+        &lot_id.to_string(),
+        &from.to_string(),
+        &to.to_string(),
     )
-    .bind(lot_id.to_string())
-    .bind(from.to_string())
-    .bind(to.to_string())
-    .fetch_all(&svc.store.db.read)
     .await
     .map_err(AppError::from)?;
     let mut totals = Sums::default();
     let mut days: Vec<(String, Sums)> = Vec::new();
-    for (day, channel, paid_fen, paid_count, refunded_fen, refunded_count) in rows {
-        let row = [paid_fen, paid_count, refunded_fen, refunded_count];
-        if days.last().is_none_or(|(d, _)| *d != day) {
-            days.push((day.clone(), Sums::default()));
+    for r in rows {
+        let row = [r.paid_fen, r.paid_count, r.refunded_fen, r.refunded_count];
+        if days.last().is_none_or(|(d, _)| *d != r.day) {
+            days.push((r.day.clone(), Sums::default()));
         }
         let (_, sums) = days.last_mut().expect("pushed above");
-        sums.add(&channel, row);
-        totals.add(&channel, row);
+        sums.add(&r.channel, row);
+        totals.add(&r.channel, row);
     }
     let days: Vec<Value> = days
         .into_iter()
@@ -113,10 +108,6 @@ async fn daily_takings(
         "totals": totals.json(),
     })))
 }
-
-/// One business day's figures for one channel: day, channel, paid fen, paid count, refunded
-/// fen, refunded count.
-type ChannelRow = (String, String, i64, i64, i64, i64);
 
 /// Paid fen, paid count, refunded fen, refunded count: in all, and by channel.
 #[derive(Default)]

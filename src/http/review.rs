@@ -30,50 +30,32 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/review/renewals/{renewal_id}/reject", post(reject))
 }
 
-/// renewal, permit, plate, holder, phone, period from, period to, amount, paid at.
-type QueueRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-);
-
 async fn queue(
     State(svc): State<AppState>,
     _reviewer: Reviewer,
     AppQuery(q): AppQuery<AfterPosition>,
 ) -> ApiResult<Json<Value>> {
     super::wait(&svc, "review_queue", q.after_position).await?;
-    let rows: Vec<QueueRow> = sqlx::query_as(
-        "SELECT renewal_id, permit_id, plate, holder_name, phone, period_from, period_to,
-                    amount_fen, paid_at
-               FROM review_queue ORDER BY paid_at, renewal_id",
-    )
-    .fetch_all(&svc.store.db.read)
-    .await
-    .map_err(AppError::from)?;
+    let rows = projections::review_queue::query::items(&svc.store.db.read)
+        .await
+        .map_err(AppError::from)?;
     let now = svc.clock.now();
     let target = svc.settings.review_target.num_seconds();
     let items: Vec<Value> = rows
         .into_iter()
-        .map(|(renewal_id, permit_id, plate, holder, phone, from, to, amount, paid_at)| {
-            let waited_s = DateTime::parse_from_rfc3339(&paid_at)
+        .map(|item| {
+            let waited_s = DateTime::parse_from_rfc3339(&item.paid_at)
                 .map(|t| (now - t.with_timezone(&Utc)).num_seconds().max(0))
                 .unwrap_or(0);
             json!({
-                "renewal_id": renewal_id,
-                "permit_id": permit_id,
-                "plate": plate,
-                "holder_name": holder,
-                "phone_masked": aggregates::values::Phone::parse(&phone).map(|p| p.masked()).unwrap_or_default(),
-                "period": {"from": from, "to": to},
-                "amount_fen": amount,
-                "paid_at": paid_at,
+                "renewal_id": item.renewal_id,
+                "permit_id": item.permit_id,
+                "plate": item.plate,
+                "holder_name": item.holder_name,
+                "phone_masked": aggregates::values::Phone::parse(&item.phone).map(|p| p.masked()).unwrap_or_default(),
+                "period": {"from": item.period_from, "to": item.period_to},
+                "amount_fen": item.amount_fen,
+                "paid_at": item.paid_at,
                 "waited_s": waited_s,
                 "target_s": target,
                 "overdue": waited_s > target,

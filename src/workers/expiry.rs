@@ -40,13 +40,7 @@ async fn due(
     .bind(fmt(now))
     .fetch_all(&svc.store.db.write)
     .await?;
-    let older: Vec<(String, String)> = sqlx::query_as(
-        "SELECT renewal_id, permit_id FROM renewals
-          WHERE status = 'awaiting_payment' AND pay_by <= $1 ORDER BY pay_by LIMIT 200",
-    )
-    .bind(fmt(now))
-    .fetch_all(&svc.store.db.read)
-    .await?;
+    let older = projections::cards::query::unpaid_past(&svc.store.db.read, &fmt(now), 200).await?;
     for row in older {
         if !due.contains(&row) {
             due.push(row);

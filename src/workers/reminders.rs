@@ -41,13 +41,11 @@ pub async fn send_due(svc: &Services) -> Result<usize, AppError> {
     };
     let today = svc.clock.today();
     let until = today + Duration::days(i64::from(*furthest));
-    let candidates: Vec<(String, String)> = sqlx::query_as(
-        "SELECT permit_id, lot_id FROM cards WHERE valid_to >= $1 AND valid_to <= $2
-          ORDER BY permit_id",
+    let candidates = projections::cards::query::ending_between(
+        &svc.store.db.read,
+        &today.to_string(),
+        &until.to_string(),
     )
-    .bind(today.to_string())
-    .bind(until.to_string())
-    .fetch_all(&svc.store.db.read)
     .await?;
     let mut lots: HashMap<String, Option<aggregates::lot::LotState>> = HashMap::new();
     let mut enqueued = 0;

@@ -26,7 +26,10 @@ const SHARED: [&str; 10] = [
 fn shared(renewal: &Value) -> Value {
     let mut out = serde_json::Map::new();
     for k in SHARED {
-        let v = match renewal[k].as_str().map(chrono::DateTime::parse_from_rfc3339) {
+        let v = match renewal[k]
+            .as_str()
+            .map(chrono::DateTime::parse_from_rfc3339)
+        {
             Some(Ok(t)) if k.ends_with("_at") => json!(t
                 .with_timezone(&chrono::Utc)
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),

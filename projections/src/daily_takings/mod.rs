@@ -4,6 +4,8 @@
 //! paid back that day, in fen, with counts; and the same per channel (`wechat_pay`, or the
 //! desk's `cash`, `card`, `transfer`).
 
+pub mod query;
+
 use crate::rows::Staged;
 use crate::{decode_permit, FeedEvent, Projection, ProjectionError, Tables};
 use aggregates::business_time::business_date;

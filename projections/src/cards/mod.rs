@@ -1,6 +1,8 @@
 //! Owners' cards and orders (and the lots they belong to): what the owner's page and the
 //! reviewer's detail show.
 
+pub mod query;
+
 use crate::rows::{Key, Staged};
 use crate::{decode_lot, decode_permit, FeedEvent, Projection, ProjectionError, Tables};
 use aggregates::lot::LotEvent;

@@ -1,5 +1,7 @@
 //! The reviewers' queue: paid renewals awaiting a decision, oldest paid first.
 
+pub mod query;
+
 use crate::rows::Staged;
 use crate::{decode_permit, FeedEvent, Projection, ProjectionError, Tables};
 use aggregates::permit::PermitEvent;

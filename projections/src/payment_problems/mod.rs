@@ -1,6 +1,8 @@
 //! Refunds that went wrong and are staff work: every payment problem with where it stands, the
 //! open ones listed by `GET /api/v1/admin/payments/problems`.
 
+pub mod query;
+
 use crate::rows::Staged;
 use crate::{decode_permit, FeedEvent, Projection, ProjectionError, Tables};
 use aggregates::permit::{problem_kind, PermitEvent, ProblemStatus};
