@@ -53,6 +53,7 @@ impl ServeArgs {
             stalled_after: std::time::Duration::from_secs(self.stalled_after_s),
             gate_log: self.gate_log,
             reminder_days: self.reminder_days.clone(),
+            photo_retention: chrono::Duration::days(i64::from(self.photo_retention_days)),
             ..Default::default()
         }
     }
@@ -233,6 +234,16 @@ pub struct ServeArgs {
         global = true
     )]
     pub reminder_days: Vec<u32>,
+    /// Days a campus-card photo is kept after its renewal was decided (or closed unpaid), then
+    /// deleted (1–3650).
+    #[arg(
+        long,
+        env = "PERMIT_LEDGER_PHOTO_RETENTION_DAYS",
+        default_value_t = 365,
+        value_parser = clap::value_parser!(u32).range(1..=3650),
+        global = true
+    )]
+    pub photo_retention_days: u32,
     /// Address to listen on.
     #[arg(
         long,

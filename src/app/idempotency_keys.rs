@@ -9,6 +9,9 @@ use serde_json::Value;
 /// client went away and the work was dropped) may be taken over by a retry.
 const ABANDONED_AFTER: chrono::Duration = chrono::Duration::seconds(30);
 
+/// How long a key's answer is kept for replay: a retry after this runs as a new request.
+pub const KEPT_FOR: chrono::Duration = chrono::Duration::days(7);
+
 /// `status` of a claimed key whose answer is not stored yet.
 const IN_FLIGHT: i32 = 0;
 
@@ -119,4 +122,15 @@ pub async fn release(db: &Db, scope: &str, key: &str) {
     if let Err(e) = released {
         tracing::warn!(error = %e, "an Idempotency-Key claim could not be released");
     }
+}
+
+/// Deletes the keys claimed before `now - KEPT_FOR`; returns how many.
+pub async fn purge(db: &Db, now: chrono::DateTime<chrono::Utc>) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(fmt(now - KEPT_FOR))
+            .execute(&db.write)
+            .await?
+            .rows_affected(),
+    )
 }

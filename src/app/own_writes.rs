@@ -18,6 +18,19 @@ pub async fn remember(db: &Db, token: &str, position: i64) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Forgets the positions of tokens that no longer work (no session row, no staff credential):
+/// they cannot read again. Returns how many.
+pub async fn purge_orphans(db: &Db) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "DELETE FROM token_positions
+          WHERE token_digest NOT IN (SELECT token_digest FROM owner_sessions)
+            AND token_digest NOT IN (SELECT token_digest FROM staff_credentials)",
+    )
+    .execute(&db.write)
+    .await?
+    .rows_affected())
+}
+
 /// The last position `token`'s commands reached, if any.
 pub async fn last(db: &Db, token: &str) -> Result<Option<i64>, StoreError> {
     Ok(

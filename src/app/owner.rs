@@ -371,7 +371,7 @@ pub async fn submit_renewal(
         .registered
         .ok_or_else(|| AppError::not_found("no_lot", "no such lot"))?;
     let photo_ref = match &photo {
-        Some(p) => Some(photos::store(&svc.store.db, p).await?),
+        Some(p) => Some(photos::store(&svc.store.db, p, svc.clock.now()).await?),
         None => None,
     };
     let now = svc.clock.now();

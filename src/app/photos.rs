@@ -83,17 +83,23 @@ pub fn strip_jpeg_metadata(jpeg: &[u8]) -> Vec<u8> {
 }
 
 /// Stores the photo (once per content) and returns its reference for the event.
-pub async fn store(db: &Db, photo: &Photo) -> Result<PhotoRef, StoreError> {
+/// Stores `photo` (again, if it is there: its time becomes `now`, on the business clock).
+pub async fn store(
+    db: &Db,
+    photo: &Photo,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<PhotoRef, StoreError> {
     let sha256 = hex::encode(Sha256::digest(&photo.bytes));
     sqlx::query(
         "INSERT INTO photos (sha256, content_type, size, bytes, created_at)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (sha256) DO UPDATE SET created_at = excluded.created_at",
     )
     .bind(&sha256)
     .bind(photo.content_type)
     .bind(photo.bytes.len() as i64)
     .bind(photo.bytes.clone())
-    .bind(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    .bind(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
     .execute(&db.write)
     .await?;
     Ok(PhotoRef {
@@ -101,6 +107,37 @@ pub async fn store(db: &Db, photo: &Photo) -> Result<PhotoRef, StoreError> {
         size: photo.bytes.len() as u64,
         content_type: photo.content_type.to_string(),
     })
+}
+
+/// How many photos one retention sweep looks at, at most.
+const SWEEP: i64 = 500;
+
+/// Deletes the photos stored before `cutoff` that no renewal needs any more (open, or decided
+/// at or after `cutoff`: [`projections::cards::query::photo_needed`]); returns how many. A
+/// photo uploaded again is stored again with a new time, so a renewal submitted during the
+/// sweep keeps it. The caller makes sure the `cards` view has caught up first.
+pub async fn purge(db: &Db, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64, StoreError> {
+    let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let old: Vec<String> = sqlx::query_scalar(
+        "SELECT sha256 FROM photos WHERE created_at < $1 ORDER BY created_at LIMIT $2",
+    )
+    .bind(&cutoff)
+    .bind(SWEEP)
+    .fetch_all(&db.read)
+    .await?;
+    let mut deleted = 0;
+    for sha256 in old {
+        if projections::cards::query::photo_needed(&db.read, &sha256, &cutoff).await? {
+            continue;
+        }
+        deleted += sqlx::query("DELETE FROM photos WHERE sha256 = $1 AND created_at < $2")
+            .bind(&sha256)
+            .bind(&cutoff)
+            .execute(&db.write)
+            .await?
+            .rows_affected();
+    }
+    Ok(deleted)
 }
 
 /// A stored photo's type and bytes.

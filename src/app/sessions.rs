@@ -77,6 +77,17 @@ pub async fn find(db: &Db, token: &str) -> Result<Option<Session>, StoreError> {
     }))
 }
 
+/// Deletes the sessions that ended (expired or revoked) before `now`; returns how many.
+pub async fn purge_ended(db: &Db, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    Ok(
+        sqlx::query("DELETE FROM owner_sessions WHERE expires_at <= $1 OR revoked_at IS NOT NULL")
+            .bind(fmt(now))
+            .execute(&db.write)
+            .await?
+            .rows_affected(),
+    )
+}
+
 /// Ends a session now.
 pub async fn revoke(db: &Db, token: &str) -> Result<bool, StoreError> {
     let n = sqlx::query(

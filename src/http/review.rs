@@ -112,7 +112,12 @@ async fn photo(
     let (content_type, bytes) = photos::fetch(&svc.store.db, sha)
         .await
         .map_err(AppError::from)?
-        .ok_or_else(|| AppError::not_found("no_photo", "the photo is missing"))?;
+        .ok_or_else(|| {
+            AppError::not_found(
+                "no_photo",
+                "the photo is not held: deleted after the retention period, or not copied",
+            )
+        })?;
     Ok((
         [
             (header::CONTENT_TYPE, content_type),

@@ -50,6 +50,10 @@ pub struct Settings {
     pub reminder_days: Vec<u32>,
     /// How often the reminder worker looks for reminders owed.
     pub reminder_every: Duration,
+    /// How long a campus-card photo is kept after its renewal was decided or closed.
+    pub photo_retention: chrono::Duration,
+    /// How often the retention worker deletes what is no longer needed.
+    pub retention_every: Duration,
 }
 
 impl Default for Settings {
@@ -72,6 +76,8 @@ impl Default for Settings {
             gate_log: crate::gate::GateLog::default(),
             reminder_days: Vec::new(),
             reminder_every: Duration::from_secs(60),
+            photo_retention: chrono::Duration::days(365),
+            retention_every: Duration::from_secs(3600),
         }
     }
 }

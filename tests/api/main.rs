@@ -33,6 +33,7 @@ mod read_side;
 mod reconciliation;
 mod reminders;
 mod replay;
+mod retention;
 mod route_guards;
 mod sms_gateways;
 mod staff;

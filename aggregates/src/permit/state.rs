@@ -57,6 +57,19 @@ pub enum RenewalStatus {
 }
 
 impl RenewalStatus {
+    /// Every status.
+    pub const ALL: [RenewalStatus; 9] = [
+        RenewalStatus::AwaitingPayment,
+        RenewalStatus::UnderReview,
+        RenewalStatus::Approved,
+        RenewalStatus::Rejected,
+        RenewalStatus::RefundRequested,
+        RenewalStatus::Refunded,
+        RenewalStatus::RefundFailed,
+        RenewalStatus::ExpiredUnpaid,
+        RenewalStatus::Cancelled,
+    ];
+
     /// The status name used in views and errors.
     pub fn as_str(self) -> &'static str {
         match self {

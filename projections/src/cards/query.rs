@@ -268,3 +268,25 @@ pub async fn unpaid_past(
     .fetch_all(db)
     .await
 }
+
+/// Whether a renewal still needs the photo `sha256`: one that holds it is open (awaiting
+/// payment or under review), or was decided (closed unpaid: submitted) at or after `since`
+/// (RFC 3339).
+pub async fn photo_needed(db: &AnyPool, sha256: &str, since: &str) -> Result<bool, sqlx::Error> {
+    let open: Vec<&str> = RenewalStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_open())
+        .map(RenewalStatus::as_str)
+        .collect();
+    let placeholders: Vec<String> = (0..open.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "SELECT count(*) FROM renewals WHERE photo_sha256 = $1
+            AND (COALESCE(decided_at, submitted_at) >= $2 OR status IN ({}))",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(sha256).bind(since);
+    for status in open {
+        query = query.bind(status);
+    }
+    Ok(query.fetch_one(db).await? > 0)
+}
