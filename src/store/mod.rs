@@ -8,6 +8,7 @@ mod chain;
 mod db;
 mod open;
 mod postgres;
+mod reads;
 mod sqlite;
 mod stored;
 

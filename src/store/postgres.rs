@@ -4,17 +4,25 @@
 //! transaction, so all or none). The primary key (aggregate_type, aggregate_id, sequence) turns
 //! a concurrent append to the same stream into [`StoreError::Conflict`].
 
+use super::reads::{self, EventReads};
 use super::{StoreError, StoredEvent};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 /// Schema migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-const SELECT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
-     event_version, payload::text AS payload, metadata::text AS metadata, recorded_at, \
-     prev_hash, hash";
+/// The reads: `json` columns as text; the feed stops below the oldest running writer's first
+/// possible position, so it never skips an event that commits later (decisions/0002).
+static READS: LazyLock<EventReads> = LazyLock::new(|| {
+    EventReads::new(
+        "position, aggregate_type, aggregate_id, sequence, event_type, event_version, \
+         payload::text AS payload, metadata::text AS metadata, recorded_at, prev_hash, hash",
+        " AND position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)",
+    )
+});
 
 const APPEND: &str = "
 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
@@ -67,11 +75,7 @@ impl PgEventLog {
         aggregate_type: &str,
         aggregate_id: &str,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {SELECT_COLUMNS} FROM events \
-             WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&READS.load)
             .bind(aggregate_type)
             .bind(aggregate_id)
             .fetch_all(&self.pool)
@@ -105,10 +109,7 @@ impl PgEventLog {
         &self,
         aggregate_type: &str,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {SELECT_COLUMNS} FROM events WHERE aggregate_type = $1 ORDER BY position"
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&READS.load_type)
             .bind(aggregate_type)
             .fetch_all(&self.pool)
             .await?;
@@ -120,13 +121,7 @@ impl PgEventLog {
         after: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {SELECT_COLUMNS} FROM events \
-             WHERE position > $1 \
-               AND position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16) \
-             ORDER BY position LIMIT $2"
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&READS.read_feed)
             .bind(after)
             .bind(limit)
             .fetch_all(&self.pool)
@@ -148,21 +143,5 @@ impl PgEventLog {
 }
 
 fn decode(row: &PgRow) -> Result<StoredEvent, StoreError> {
-    let json = |name: &str| -> Result<serde_json::Value, StoreError> {
-        let text: String = row.try_get(name)?;
-        serde_json::from_str(&text).map_err(|e| StoreError::Malformed(format!("{name}: {e}")))
-    };
-    Ok(StoredEvent {
-        position: row.try_get("position")?,
-        aggregate_type: row.try_get("aggregate_type")?,
-        aggregate_id: row.try_get("aggregate_id")?,
-        sequence: row.try_get("sequence")?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        payload: json("payload")?,
-        metadata: json("metadata")?,
-        recorded_at: row.try_get("recorded_at")?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-    })
+    reads::decode(row, row.try_get("recorded_at")?)
 }

@@ -5,16 +5,24 @@
 //! INSERT: all or nothing. The UNIQUE (aggregate_type, aggregate_id, sequence) constraint turns
 //! a concurrent append to the same stream into [`StoreError::Conflict`].
 
+use super::reads::{self, EventReads};
 use super::{canonical_time, StoreError, StoredEvent};
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
+use std::sync::LazyLock;
 
 /// Schema migrations for the embedded store, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-const SELECT_COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
-     event_version, payload, metadata, recorded_at, prev_hash, hash";
+/// The reads: every committed event is visible (one writer assigns positions in commit order).
+static READS: LazyLock<EventReads> = LazyLock::new(|| {
+    EventReads::new(
+        "position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, \
+         metadata, recorded_at, prev_hash, hash",
+        "",
+    )
+});
 
 /// The event store on SQLite.
 #[derive(Clone, Debug)]
@@ -34,11 +42,7 @@ impl SqliteEventLog {
         aggregate_type: &str,
         aggregate_id: &str,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {SELECT_COLUMNS} FROM events \
-             WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&READS.load)
             .bind(aggregate_type)
             .bind(aggregate_id)
             .fetch_all(&self.read)
@@ -89,10 +93,7 @@ impl SqliteEventLog {
         &self,
         aggregate_type: &str,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {SELECT_COLUMNS} FROM events WHERE aggregate_type = $1 ORDER BY position"
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&READS.load_type)
             .bind(aggregate_type)
             .fetch_all(&self.read)
             .await?;
@@ -104,10 +105,7 @@ impl SqliteEventLog {
         after: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {SELECT_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&READS.read_feed)
             .bind(after)
             .bind(limit)
             .fetch_all(&self.read)
@@ -135,21 +133,5 @@ fn parse_time(text: String) -> Result<DateTime<Utc>, StoreError> {
 }
 
 fn decode(row: &AnyRow) -> Result<StoredEvent, StoreError> {
-    let json = |name: &str| -> Result<serde_json::Value, StoreError> {
-        let text: String = row.try_get(name)?;
-        serde_json::from_str(&text).map_err(|e| StoreError::Malformed(format!("{name}: {e}")))
-    };
-    Ok(StoredEvent {
-        position: row.try_get("position")?,
-        aggregate_type: row.try_get("aggregate_type")?,
-        aggregate_id: row.try_get("aggregate_id")?,
-        sequence: row.try_get("sequence")?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        payload: json("payload")?,
-        metadata: json("metadata")?,
-        recorded_at: parse_time(row.try_get("recorded_at")?)?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-    })
+    reads::decode(row, parse_time(row.try_get("recorded_at")?)?)
 }
