@@ -125,29 +125,13 @@ impl Ledger {
         let mut attempt = 0;
         let mut trust_cache = true;
         while attempt < self.max_attempts {
-            let cached = if trust_cache {
-                self.cache.get::<A>(A::TYPE, aggregate_id)
-            } else {
-                None
-            };
-            let from_cache = cached.is_some();
+            let (from_cache, current) = self.current::<A>(aggregate_id, trust_cache).await?;
             let cache::Entry {
                 mut aggregate,
                 sequence,
                 position,
                 hash,
-            } = match cached {
-                Some(entry) => entry,
-                None => {
-                    let loaded = self.load::<A>(aggregate_id).await?;
-                    cache::Entry {
-                        aggregate: loaded.aggregate,
-                        sequence: loaded.sequence,
-                        position: loaded.position,
-                        hash: loaded.hash,
-                    }
-                }
-            };
+            } = current;
             let sink = EventSink::<A>::default();
             let decided = aggregate.handle(command.clone(), &(), &sink).await;
             let events = sink.collect().await;
@@ -166,18 +150,7 @@ impl Ledger {
                 });
             }
             attempt += 1;
-            let new_events = events
-                .iter()
-                .map(|event| {
-                    Ok(NewEvent {
-                        event_type: event.event_type(),
-                        event_version: event.event_version(),
-                        payload: serde_json::to_value(event)
-                            .map_err(|e| StoreError::Malformed(e.to_string()))?,
-                        metadata: metadata.clone(),
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
+            let new_events = serialised::<A>(&events, &metadata)?;
             match self
                 .log
                 .append(A::TYPE, aggregate_id, sequence, &hash, &new_events)
@@ -188,16 +161,7 @@ impl Ledger {
                         hook();
                     }
                     if let Some(last) = stored.last() {
-                        self.cache.put(
-                            A::TYPE,
-                            aggregate_id,
-                            cache::Entry {
-                                aggregate: aggregate.clone(),
-                                sequence: last.sequence,
-                                position: Some(last.position),
-                                hash: last.hash.clone().unwrap_or_default(),
-                            },
-                        );
+                        self.remember(aggregate_id, &aggregate, last);
                     }
                     return Ok(Committed {
                         aggregate,
@@ -222,6 +186,69 @@ impl Ledger {
             attempts: self.max_attempts,
         })
     }
+
+    /// The aggregate as the cache holds it (when `trust_cache` and it is there: `true`), or as
+    /// loaded from its stream.
+    async fn current<A>(
+        &self,
+        aggregate_id: &str,
+        trust_cache: bool,
+    ) -> Result<(bool, cache::Entry<A>), StoreError>
+    where
+        A: Aggregate<Services = ()> + Clone + 'static,
+    {
+        if trust_cache {
+            if let Some(entry) = self.cache.get::<A>(A::TYPE, aggregate_id) {
+                return Ok((true, entry));
+            }
+        }
+        let loaded = self.load::<A>(aggregate_id).await?;
+        Ok((
+            false,
+            cache::Entry {
+                aggregate: loaded.aggregate,
+                sequence: loaded.sequence,
+                position: loaded.position,
+                hash: loaded.hash,
+            },
+        ))
+    }
+
+    /// Keeps the aggregate as it stands after `last`, its stream's newest event.
+    fn remember<A>(&self, aggregate_id: &str, aggregate: &A, last: &crate::store::StoredEvent)
+    where
+        A: Aggregate<Services = ()> + Clone + 'static,
+    {
+        self.cache.put(
+            A::TYPE,
+            aggregate_id,
+            cache::Entry {
+                aggregate: aggregate.clone(),
+                sequence: last.sequence,
+                position: Some(last.position),
+                hash: last.hash.clone().unwrap_or_default(),
+            },
+        );
+    }
+}
+
+/// A command's events as the store takes them, each with the command's metadata.
+fn serialised<A: Aggregate>(
+    events: &[A::Event],
+    metadata: &serde_json::Value,
+) -> Result<Vec<NewEvent>, StoreError> {
+    events
+        .iter()
+        .map(|event| {
+            Ok(NewEvent {
+                event_type: event.event_type(),
+                event_version: event.event_version(),
+                payload: serde_json::to_value(event)
+                    .map_err(|e| StoreError::Malformed(e.to_string()))?,
+                metadata: metadata.clone(),
+            })
+        })
+        .collect()
 }
 
 /// A short, growing, jittered pause so racing writers spread out.
