@@ -6,7 +6,7 @@
 
 use super::stats::{rate, Latencies};
 use crate::app::owner::parse_plate;
-use crate::gate::{Gate, GateLog};
+use crate::gate::Gate;
 use crate::store::Store;
 use aggregates::business_time::business_date;
 use aggregates::permit::PermitEvent;
@@ -35,36 +35,15 @@ pub struct GateLevel {
     pub p99_ms: Option<f64>,
 }
 
-/// Lets the gate follow `store` to its head, then measures each level for `phase`, against the
-/// model and then over HTTP ([`super::gate_http`]).
+/// Measures each level for `phase` against the gate's model, then over HTTP, both on the one
+/// model the service builds ([`super::gate_http`]), as a production instance holds one.
 pub(crate) async fn measure(
     store: &Store,
     phase: Duration,
 ) -> anyhow::Result<(Vec<GateLevel>, Vec<GateLevel>)> {
-    let gate = Arc::new(Gate::new(GateLog::Off));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let (_appended, quiet) = tokio::sync::watch::channel(0u64);
-    let follower = tokio::spawn(crate::gate::follow(
-        gate.clone(),
-        store.log.clone(),
-        quiet,
-        stopped,
-    ));
-    let head = store.log.head().await?;
-    let caught_up = gate.wait_for(head, Duration::from_secs(3600)).await;
-    let _ = stop.send(true);
-    let _ = follower.await;
-    caught_up.map_err(|e| anyhow::anyhow!("the gate did not follow the ledger: {e}"))?;
-
     let vehicles = Arc::new(vehicles(store).await?);
     anyhow::ensure!(!vehicles.is_empty(), "the ledger holds no vehicle to check");
-    let mut levels = Vec::new();
-    for clients in CLIENTS {
-        levels.push(run(gate.clone(), vehicles.clone(), clients, phase).await?);
-    }
-    drop(gate);
-    let http = super::gate_http::measure(store, vehicles, phase).await?;
-    Ok((levels, http))
+    super::gate_http::measure(store, vehicles, phase).await
 }
 
 /// Lots and plates (as typed, with a space) of the ledger's first cards.
@@ -84,7 +63,8 @@ async fn vehicles(store: &Store) -> anyhow::Result<Vec<(Uuid, String)>> {
     Ok(out)
 }
 
-async fn run(
+/// One level against the model: `clients` tasks checking for `phase`.
+pub(super) async fn run(
     gate: Arc<Gate>,
     vehicles: Arc<Vec<(Uuid, String)>>,
     clients: usize,

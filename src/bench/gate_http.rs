@@ -1,4 +1,5 @@
-//! Phase (g) over HTTP: the checks as a barrier controller sends them, `GET
+//! Phase (g) on the service's own gate model: first the checks against the model
+//! ([`super::gate::run`]), then over HTTP, as a barrier controller sends them, `GET
 //! /api/v1/gate/check` with a gate token, through the service's own router on a local port
 //! (request id, limits, the gate role's in-memory credentials, the handler; the check log off),
 //! at 1 and 16 clients on keep-alive connections. The clients run in this process, so they
@@ -16,12 +17,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// Serves the router over `store` and measures each level for `phase`.
+/// Builds the service over `store`, lets its gate follow the ledger to its head, measures each
+/// level for `phase` against that model, then serves the router and measures each level over
+/// HTTP: (model levels, HTTP levels).
 pub(crate) async fn measure(
     store: &Store,
     vehicles: Arc<Vec<(Uuid, String)>>,
     phase: Duration,
-) -> anyhow::Result<Vec<GateLevel>> {
+) -> anyhow::Result<(Vec<GateLevel>, Vec<GateLevel>)> {
     let dir = std::env::temp_dir().join(format!("permit-ledger-bench-gate-{}", Uuid::new_v4()));
     let result = serve_and_measure(store, vehicles, phase, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -33,7 +36,7 @@ async fn serve_and_measure(
     vehicles: Arc<Vec<(Uuid, String)>>,
     phase: Duration,
     dir: &std::path::Path,
-) -> anyhow::Result<Vec<GateLevel>> {
+) -> anyhow::Result<(Vec<GateLevel>, Vec<GateLevel>)> {
     let settings = Settings {
         gate_log: GateLog::Off,
         ..Settings::default()
@@ -69,6 +72,17 @@ async fn serve_and_measure(
         .wait_for(head, Duration::from_secs(3600))
         .await
         .map_err(|e| anyhow::anyhow!("the gate did not follow the ledger: {e}"))?;
+    let mut model = Vec::new();
+    for clients in CLIENTS {
+        let level = super::gate::run(svc.gate.clone(), vehicles.clone(), clients, phase).await;
+        match level {
+            Ok(level) => model.push(level),
+            Err(e) => {
+                let _ = stop.send(true);
+                return Err(e);
+            }
+        }
+    }
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -94,7 +108,7 @@ async fn serve_and_measure(
     }
     let _ = stop.send(true);
     server.await.context("the gate phase's server")??;
-    Ok(levels)
+    Ok((model, levels))
 }
 
 async fn run(
