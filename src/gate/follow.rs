@@ -20,9 +20,8 @@ pub async fn follow(
 ) {
     let mut position = 0;
     loop {
-        match catch_up(&gate, &log, position).await {
-            Ok(p) => {
-                position = p;
+        match catch_up(&gate, &log, &mut position).await {
+            Ok(()) => {
                 gate.caught_up.send_replace(Some(position));
             }
             Err(e) => tracing::warn!(error = %e, "the gate could not read the feed; retrying"),
@@ -35,16 +34,19 @@ pub async fn follow(
     }
 }
 
-/// Applies every readable event after `position`; returns the last position applied.
+/// Applies every readable event after `position`, moving it past each batch applied (so a read
+/// that fails part way resumes after the last batch, and nothing is applied twice). The caller
+/// says the model has caught up only once this has read to the end of the feed, so a check
+/// never answers from a model half-way through the ledger.
 async fn catch_up(
     gate: &Gate,
     log: &EventLog,
-    mut position: i64,
-) -> Result<i64, crate::store::StoreError> {
+    position: &mut i64,
+) -> Result<(), crate::store::StoreError> {
     loop {
-        let batch = log.read_feed(position, BATCH).await?;
+        let batch = log.read_feed(*position, BATCH).await?;
         let Some(last) = batch.last().map(|e| e.position) else {
-            return Ok(position);
+            return Ok(());
         };
         let mut failed = vec![];
         {
@@ -67,7 +69,13 @@ async fn catch_up(
         for event in failed {
             gate.park(event);
         }
-        position = last;
-        gate.caught_up.send_replace(Some(position));
+        *position = last;
+        // After the first full read, progress is shown batch by batch (`wait_for`).
+        if gate.caught_up.borrow().is_some() {
+            gate.caught_up.send_replace(Some(last));
+        }
+        if batch.len() < BATCH as usize {
+            return Ok(());
+        }
     }
 }
